@@ -1,0 +1,1057 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * libkrun public C API (version 1.x).
+ *
+ * This header is source- and ABI-compatible with upstream libkrun 1.x: every
+ * function name, parameter type and constant value below is the same, so
+ * programs written against upstream build and run unmodified.
+ *
+ * How to use it
+ * -------------
+ * 1. Create a configuration context with krun_create_ctx().  The returned
+ *    value is a small non-negative integer (the "ctx_id").
+ * 2. Describe the microVM with the krun_set_* / krun_add_* calls.  All of them
+ *    must happen before krun_start_enter(); most simply replace a previously
+ *    stored value.
+ * 3. Call krun_start_enter().  It boots the VM on the calling thread and, once
+ *    the guest has started, never returns: the whole process exits with the
+ *    workload's exit status when the guest shuts down.
+ *
+ * Conventions shared by every function
+ * ------------------------------------
+ * - Return value: 0 (or a documented non-negative value such as an id) on
+ *   success, a negative errno value on failure.
+ * - An unknown ctx_id yields -ENOENT.
+ * - Strings are NUL-terminated and must be valid UTF-8; otherwise -EINVAL.
+ * - String arrays ("argv", "envp", ...) are terminated by a NULL pointer.
+ * - Pointers are borrowed for the duration of the call only and are copied,
+ *   unless a function says otherwise (krun_fs_add_overlay_file keeps "data").
+ * - File descriptors passed in are owned by the VM from then on.
+ *
+ * Differences from upstream
+ * -------------------------
+ * - A NULL pointer where a string or array is required returns -EINVAL;
+ *   upstream dereferences it and crashes.
+ * - Conditions that make upstream panic (abort the process) from an API call
+ *   return a negative errno instead.
+ * - Macros that expand to bit expressions are fully parenthesised; their
+ *   values are unchanged.
+ * - Only the Linux/x86_64 KVM backend exists.  Functions for features that are
+ *   not built in still exist and return -ENOTSUP (or 0 where upstream
+ *   silently ignores the setting), so every symbol is always present.
+ */
+#ifndef _LIBKRUN_H
+#define _LIBKRUN_H
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+/* ------------------------------------------------------------------------ */
+/* Logging                                                                  */
+/* ------------------------------------------------------------------------ */
+
+/* Log destination meaning "the library's default" (standard error). */
+#define KRUN_LOG_TARGET_DEFAULT (-1)
+
+/* Verbosity levels, from silent to most verbose. */
+#define KRUN_LOG_LEVEL_OFF 0
+#define KRUN_LOG_LEVEL_ERROR 1
+#define KRUN_LOG_LEVEL_WARN 2
+#define KRUN_LOG_LEVEL_INFO 3
+#define KRUN_LOG_LEVEL_DEBUG 4
+#define KRUN_LOG_LEVEL_TRACE 5
+
+/* Whether log lines carry terminal colour escapes. */
+#define KRUN_LOG_STYLE_AUTO 0
+#define KRUN_LOG_STYLE_ALWAYS 1
+#define KRUN_LOG_STYLE_NEVER 2
+
+/* krun_init_log() option bit: ignore environment overrides (RUST_LOG). */
+#define KRUN_LOG_OPTION_NO_ENV 1
+
+/*
+ * krun_set_log_level - set the library's log verbosity.
+ *
+ * @level: one of KRUN_LOG_LEVEL_*; values above KRUN_LOG_LEVEL_TRACE are
+ *         treated as TRACE.
+ *
+ * Logs go to standard error.  Unless krun_init_log() was given
+ * KRUN_LOG_OPTION_NO_ENV, the RUST_LOG environment variable (a level name)
+ * takes precedence.
+ *
+ * Returns 0.  Upstream aborts when logging is initialised twice; this
+ * implementation just applies the new level.
+ */
+int32_t krun_set_log_level(uint32_t level);
+
+/*
+ * krun_init_log - configure logging in full.
+ *
+ * @target_fd: where to write log lines: KRUN_LOG_TARGET_DEFAULT (-1) for
+ *             standard error, 1 or 2 for stdout/stderr, or any descriptor
+ *             >= 3, which the library takes ownership of.  Logging to a
+ *             regular file can slow the VM down.
+ * @level:     one of KRUN_LOG_LEVEL_*.
+ * @style:     one of KRUN_LOG_STYLE_*.
+ * @options:   0 or KRUN_LOG_OPTION_NO_ENV.
+ *
+ * Returns 0, or -EINVAL for target_fd 0 or below -1, an unknown style or an
+ * unknown option bit.
+ */
+int32_t krun_init_log(int target_fd, uint32_t level, uint32_t style, uint32_t options);
+
+/* ------------------------------------------------------------------------ */
+/* Contexts and basic VM shape                                              */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * krun_create_ctx - allocate a new configuration context.
+ *
+ * The context starts with 1 vCPU and 128 MiB of RAM, the implicit console,
+ * the implicit vsock device (TSI networking) and the bundled init.
+ *
+ * Returns the new ctx_id (>= 0) or a negative errno (-ENOMEM when out of
+ * memory or context ids; upstream would abort instead).
+ */
+int32_t krun_create_ctx(void);
+
+/*
+ * krun_free_ctx - release a context that will not be started.
+ *
+ * Returns 0, or -ENOENT if @ctx_id does not exist.
+ */
+int32_t krun_free_ctx(uint32_t ctx_id);
+
+/*
+ * krun_set_vm_config - set the number of vCPUs and the guest RAM size.
+ *
+ * @num_vcpus: number of virtual CPUs, at least 1.
+ * @ram_mib:   guest memory in MiB, at least 1.
+ *
+ * Returns 0, -EINVAL if either value is 0, or -ENOENT.
+ */
+int32_t krun_set_vm_config(uint32_t ctx_id, uint8_t num_vcpus, uint32_t ram_mib);
+
+/* ------------------------------------------------------------------------ */
+/* Root filesystem and virtio-fs shares                                     */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * Tag of the virtio-fs share that the guest mounts as "/".  Passing it to
+ * krun_add_virtiofs*() gives finer control (read-only, DAX window) than
+ * krun_set_root().
+ */
+#define KRUN_FS_ROOT_TAG "/dev/root"
+
+/*
+ * krun_set_root - use a host directory as the guest's root filesystem.
+ *
+ * @root_path: host directory exported with virtio-fs under KRUN_FS_ROOT_TAG.
+ *
+ * Unless krun_disable_implicit_init() was called first, the bundled init is
+ * made visible in it as /init.krun (without touching the host directory).
+ *
+ * Returns 0, -EINVAL for a NULL or invalid path, or -ENOENT.
+ */
+int32_t krun_set_root(uint32_t ctx_id, const char *root_path);
+
+/*
+ * krun_set_root_disk - DEPRECATED, use krun_add_disk().
+ *
+ * Attaches a read-write raw disk image.  It is ignored if any krun_add_disk*
+ * call was made on the same context.
+ *
+ * Returns 0, -EINVAL or -ENOENT.
+ */
+int32_t krun_set_root_disk(uint32_t ctx_id, const char *disk_path);
+
+/*
+ * krun_set_data_disk - DEPRECATED, use krun_add_disk().
+ *
+ * Attaches a second read-write raw disk image; same rules as
+ * krun_set_root_disk().
+ *
+ * Returns 0, -EINVAL or -ENOENT.
+ */
+int32_t krun_set_data_disk(uint32_t ctx_id, const char *disk_path);
+
+/*
+ * krun_add_disk - attach a raw disk image as a virtio-block device.
+ *
+ * @block_id:  name identifying the disk.
+ * @disk_path: host path of the image.
+ * @read_only: expose the disk read-only (needed when the caller cannot
+ *             write the file).
+ *
+ * The image is always treated as raw: guessing formats from the data is
+ * unsafe (see krun_add_disk2()).  Devices appear in the guest in the order
+ * they are added (vda, vdb, ...).  Must not be mixed with the deprecated
+ * krun_set_root_disk()/krun_set_data_disk().
+ *
+ * Returns 0, -EINVAL or -ENOENT.  A file that cannot be opened is reported
+ * by krun_start_enter().
+ */
+int32_t krun_add_disk(uint32_t ctx_id, const char *block_id, const char *disk_path, bool read_only);
+
+/* Disk image formats accepted by krun_add_disk2()/krun_add_disk3(). */
+#define KRUN_DISK_FORMAT_RAW 0
+#define KRUN_DISK_FORMAT_QCOW2 1
+/* VMDK: only monolithic FLAT/ZERO extents, no delta links. */
+#define KRUN_DISK_FORMAT_VMDK 2
+
+/*
+ * krun_add_disk2 - attach a disk image of an explicit format.
+ *
+ * @disk_format: one of KRUN_DISK_FORMAT_*.
+ *
+ * Security: formats other than raw may name further files that will be
+ * opened and exposed to the guest.  Only use them with images that come from
+ * a trusted source, and never decide the format by inspecting an image that
+ * a guest has been able to write: the guest could have turned a raw image
+ * into something that references arbitrary host files.
+ *
+ * Returns 0, -EINVAL (also for an unknown format) or -ENOENT.
+ */
+int32_t krun_add_disk2(uint32_t ctx_id,
+		       const char *block_id,
+		       const char *disk_path,
+		       uint32_t disk_format,
+		       bool read_only);
+
+/* How guest flush requests (VIRTIO_BLK_F_FLUSH) are honoured. */
+/* Flush requests are ignored: data may be lost if the host crashes. */
+#define KRUN_SYNC_NONE 0
+/* Flushes are honoured; on Linux identical to KRUN_SYNC_FULL. */
+#define KRUN_SYNC_RELAXED 1
+/* Flushes are honoured and forced all the way to stable storage. */
+#define KRUN_SYNC_FULL 2
+
+/*
+ * krun_add_disk3 - attach a disk image with caching and flush control.
+ *
+ * @disk_format: one of KRUN_DISK_FORMAT_* (see the note on krun_add_disk2()).
+ * @direct_io:   open the image with O_DIRECT, bypassing the host page cache.
+ * @sync_mode:   one of KRUN_SYNC_*.
+ *
+ * Returns 0, -EINVAL (also for an unknown format or sync mode) or -ENOENT.
+ */
+int32_t krun_add_disk3(uint32_t ctx_id,
+		       const char *block_id,
+		       const char *disk_path,
+		       uint32_t disk_format,
+		       bool read_only,
+		       bool direct_io,
+		       uint32_t sync_mode);
+
+/*
+ * krun_set_mapped_volumes - NOT SUPPORTED; kept for ABI compatibility.
+ *
+ * Always returns -EINVAL.  Use krun_add_virtiofs*() instead.
+ */
+int32_t krun_set_mapped_volumes(uint32_t ctx_id, const char *const mapped_volumes[]);
+
+/*
+ * krun_add_virtiofs - share a host directory with the guest via virtio-fs.
+ *
+ * @c_tag:  tag the guest uses to mount the share (at most 36 bytes).
+ * @c_path: host directory to export.
+ *
+ * Equivalent to krun_add_virtiofs3(ctx_id, c_tag, c_path, 0, false).
+ *
+ * Returns 0, -EINVAL (NULL or over-long tag, NULL path) or -ENOENT.
+ * Upstream accepts an over-long tag and aborts later at start.
+ */
+int32_t krun_add_virtiofs(uint32_t ctx_id,
+			  const char *c_tag,
+			  const char *c_path);
+
+/*
+ * krun_add_virtiofs2 - like krun_add_virtiofs() with a DAX window.
+ *
+ * @shm_size: size in bytes of the DAX shared-memory window; 0 disables DAX.
+ *
+ * Returns 0, -EINVAL or -ENOENT.
+ */
+int32_t krun_add_virtiofs2(uint32_t ctx_id,
+			   const char *c_tag,
+			   const char *c_path,
+			   uint64_t shm_size);
+
+/*
+ * krun_add_virtiofs3 - like krun_add_virtiofs2() with a read-only switch.
+ *
+ * @read_only: reject every modifying request from the guest.
+ *
+ * Using KRUN_FS_ROOT_TAG as the tag configures the root filesystem (and
+ * injects the bundled init unless disabled).
+ *
+ * Returns 0, -EINVAL or -ENOENT.
+ */
+int32_t krun_add_virtiofs3(uint32_t ctx_id,
+			   const char *c_tag,
+			   const char *c_path,
+			   uint64_t shm_size,
+			   bool read_only);
+
+/* ------------------------------------------------------------------------ */
+/* Networking                                                               */
+/* ------------------------------------------------------------------------ */
+
+/* Per-interface flags for krun_add_net_*(). */
+/* Send the vfkit handshake after connecting (gvproxy in vfkit mode). */
+#define NET_FLAG_VFKIT (1 << 0)
+/* Have the guest init configure the interface with DHCP. */
+#define NET_FLAG_DHCP_CLIENT (1 << 1)
+
+/* Socket families the vsock TSI layer intercepts (krun_add_vsock()). */
+#define KRUN_TSI_HIJACK_INET (1 << 0)
+#define KRUN_TSI_HIJACK_UNIX (1 << 1)
+
+/* virtio-net feature bits (same numbering as the virtio specification). */
+#define NET_FEATURE_CSUM (1 << 0)
+#define NET_FEATURE_GUEST_CSUM (1 << 1)
+#define NET_FEATURE_GUEST_TSO4 (1 << 7)
+#define NET_FEATURE_GUEST_TSO6 (1 << 8)
+#define NET_FEATURE_GUEST_UFO (1 << 10)
+#define NET_FEATURE_HOST_TSO4 (1 << 11)
+#define NET_FEATURE_HOST_TSO6 (1 << 12)
+#define NET_FEATURE_HOST_UFO (1 << 14)
+
+/* Feature set used by the legacy krun_set_passt_fd()/krun_set_gvproxy_path(). */
+#define COMPAT_NET_FEATURES (NET_FEATURE_CSUM | NET_FEATURE_GUEST_CSUM | \
+			     NET_FEATURE_GUEST_TSO4 | NET_FEATURE_GUEST_UFO | \
+			     NET_FEATURE_HOST_TSO4 | NET_FEATURE_HOST_UFO)
+
+/*
+ * krun_add_net_unixstream - add a virtio-net interface backed by a
+ * SOCK_STREAM unix socket (passt, socket_vmnet, ...).
+ *
+ * @c_path:   socket path to connect to, or NULL when @fd is used.
+ * @fd:       already connected socket, or -1 when @c_path is used.
+ * @c_mac:    6-byte MAC address.
+ * @features: NET_FEATURE_* bits offered to the guest.
+ * @flags:    0 or NET_FLAG_DHCP_CLIENT.
+ *
+ * Interfaces appear in the guest in the order they are added (eth0, eth1,
+ * ...).  Adding any interface turns off the implicit TSI networking.  Call it
+ * before krun_set_port_map().
+ *
+ * Returns 0, -EINVAL (both or neither of path/fd, NULL MAC, unknown feature
+ * or flag bits) or -ENOENT.
+ */
+int32_t krun_add_net_unixstream(uint32_t ctx_id,
+				const char *c_path,
+				int fd,
+				uint8_t *const c_mac,
+				uint32_t features,
+				uint32_t flags);
+
+/*
+ * krun_add_net_unixgram - add a virtio-net interface backed by a SOCK_DGRAM
+ * unix socket (gvproxy, vmnet-helper, ...).
+ *
+ * Same arguments and rules as krun_add_net_unixstream(); @flags may also
+ * contain NET_FLAG_VFKIT, which only makes sense together with @c_path.
+ *
+ * Returns 0, -EINVAL or -ENOENT.
+ */
+int32_t krun_add_net_unixgram(uint32_t ctx_id,
+			      const char *c_path,
+			      int fd,
+			      uint8_t *const c_mac,
+			      uint32_t features,
+			      uint32_t flags);
+
+/*
+ * krun_add_net_tap - add a virtio-net interface backed by a host TAP device.
+ *
+ * @c_tap_name: name of the TAP interface to attach to.
+ * @c_mac:      6-byte MAC address.
+ * @features:   NET_FEATURE_* bits; GUEST_TSO4/6 and GUEST_UFO require
+ *              GUEST_CSUM.
+ * @flags:      0 or NET_FLAG_DHCP_CLIENT.
+ *
+ * Disables implicit TSI networking.
+ *
+ * Returns 0, -EINVAL or -ENOENT.
+ */
+int32_t krun_add_net_tap(uint32_t ctx_id,
+			 char *c_tap_name,
+			 uint8_t *const c_mac,
+			 uint32_t features,
+			 uint32_t flags);
+
+/*
+ * krun_set_passt_fd - DEPRECATED, use krun_add_net_unixstream().
+ *
+ * Configures the single legacy interface on an open passt socket @fd, with
+ * COMPAT_NET_FEATURES.  Disables TSI.
+ *
+ * Returns 0, -EINVAL (negative fd, or a krun_add_net_* interface already
+ * exists) or -ENOENT.
+ */
+int32_t krun_set_passt_fd(uint32_t ctx_id, int fd);
+
+/*
+ * krun_set_gvproxy_path - DEPRECATED, use krun_add_net_unixgram().
+ *
+ * Configures the single legacy interface on gvproxy's vfkit datagram socket
+ * at @c_path, with COMPAT_NET_FEATURES.  Disables TSI.
+ *
+ * Returns 0, -EINVAL or -ENOENT.
+ */
+int32_t krun_set_gvproxy_path(uint32_t ctx_id, char *c_path);
+
+/*
+ * krun_set_net_mac - set the MAC address of the legacy interface
+ * (krun_set_passt_fd()/krun_set_gvproxy_path()).
+ *
+ * @c_mac: 6-byte MAC address.
+ *
+ * Returns 0, -EINVAL (NULL MAC, or a krun_add_net_* interface exists) or
+ * -ENOENT.
+ */
+int32_t krun_set_net_mac(uint32_t ctx_id, uint8_t *const c_mac);
+
+/*
+ * krun_set_port_map - choose which guest TCP ports TSI exposes on the host.
+ *
+ * @port_map: NULL-terminated array of "HOST_PORT:GUEST_PORT" strings.
+ *
+ * Without this call every port the guest listens on is exposed under the
+ * same number; an empty array exposes none.  Inside the guest, mapped
+ * services are reachable under the host port number too.
+ *
+ * Returns 0; -EINVAL for a malformed entry, a duplicate host or guest port,
+ * a NULL array (upstream crashes) or when a virtio-net interface was added;
+ * -ENODEV when the vsock device is disabled; -ENOENT.
+ */
+int32_t krun_set_port_map(uint32_t ctx_id, const char *const port_map[]);
+
+/* ------------------------------------------------------------------------ */
+/* GPU, displays, input                                                     */
+/* ------------------------------------------------------------------------ */
+
+/* virglrenderer initialisation flags for krun_set_gpu_options*(). */
+#define VIRGLRENDERER_USE_EGL (1 << 0)
+#define VIRGLRENDERER_THREAD_SYNC (1 << 1)
+#define VIRGLRENDERER_USE_GLX (1 << 2)
+#define VIRGLRENDERER_USE_SURFACELESS (1 << 3)
+#define VIRGLRENDERER_USE_GLES (1 << 4)
+#define VIRGLRENDERER_USE_EXTERNAL_BLOB (1 << 5)
+#define VIRGLRENDERER_VENUS (1 << 6)
+#define VIRGLRENDERER_NO_VIRGL (1 << 7)
+#define VIRGLRENDERER_USE_ASYNC_FENCE_CB (1 << 8)
+#define VIRGLRENDERER_RENDER_SERVER (1 << 9)
+#define VIRGLRENDERER_DRM (1 << 10)
+
+/*
+ * krun_set_gpu_options - request a virtio-gpu device.
+ *
+ * @virgl_flags: VIRGLRENDERER_* bits.
+ *
+ * Returns 0 (the setting is recorded but ignored when GPU support is not
+ * built, as upstream does) or -ENOENT.
+ */
+int32_t krun_set_gpu_options(uint32_t ctx_id, uint32_t virgl_flags);
+
+/*
+ * krun_set_gpu_options2 - like krun_set_gpu_options() with the size in bytes
+ * of the host-visible memory window (the guest's vRAM).
+ *
+ * Returns 0 or -ENOENT.
+ */
+int32_t krun_set_gpu_options2(uint32_t ctx_id,
+			      uint32_t virgl_flags,
+			      uint64_t shm_size);
+
+/* Maximum number of displays (virtio-gpu scanouts). */
+#define KRUN_MAX_DISPLAYS 16
+
+/*
+ * krun_add_display - add a display output of @width x @height pixels.
+ *
+ * Output only appears once a backend is set with krun_set_display_backend().
+ *
+ * Returns the display id (0 .. KRUN_MAX_DISPLAYS-1), -ENOMEM when all
+ * displays are in use, -ENOTSUP without GPU support, or -ENOENT.
+ */
+int32_t krun_add_display(uint32_t ctx_id, uint32_t width, uint32_t height);
+
+/*
+ * krun_display_set_edid - give display @display_id a custom EDID blob.
+ *
+ * The blob replaces the generated EDID; afterwards the other
+ * krun_display_set_* settings no longer apply.  It is not checked against
+ * the size given to krun_add_display().
+ *
+ * Returns 0, -EINVAL (bad id), -ENOTSUP or -ENOENT.
+ */
+int32_t krun_display_set_edid(uint32_t ctx_id, uint32_t display_id, const uint8_t *edid_blob,
+			      size_t blob_size);
+
+/*
+ * krun_display_set_dpi - set the pixel density reported for a display.
+ *
+ * Overrides a physical size set with krun_display_set_physical_size().
+ *
+ * Returns 0, -EINVAL (bad id, or a custom EDID is set), -ENOTSUP or -ENOENT.
+ */
+int32_t krun_display_set_dpi(uint32_t ctx_id, uint32_t display_id, uint32_t dpi);
+
+/*
+ * krun_display_set_physical_size - set the physical size, in millimetres,
+ * reported for a display.  Overrides a DPI set with krun_display_set_dpi().
+ *
+ * Returns 0, -EINVAL (bad id), -EALREADY (custom EDID set), -ENOTSUP or
+ * -ENOENT.
+ */
+int32_t krun_display_set_physical_size(uint32_t ctx_id, uint32_t display_id, uint16_t width_mm,
+				       uint16_t height_mm);
+
+/*
+ * krun_display_set_refresh_rate - set the refresh rate (Hz) of a display.
+ *
+ * Returns 0, -EINVAL (bad id), -EALREADY (custom EDID set), -ENOTSUP or
+ * -ENOENT.
+ */
+int32_t krun_display_set_refresh_rate(uint32_t ctx_id, uint32_t display_id, uint32_t refresh_rate);
+
+/*
+ * krun_set_display_backend - install the callbacks that receive display
+ * output.
+ *
+ * @display_backend: pointer to a struct krun_display_backend as defined by
+ *                   upstream's libkrun_display.h; treated as opaque here.
+ * @backend_size:    sizeof that structure, used for versioning.
+ *
+ * Returns 0, -EINVAL (size too small or invalid table), -ENOTSUP or -ENOENT.
+ */
+int32_t krun_set_display_backend(uint32_t ctx_id, const void *display_backend, size_t backend_size);
+
+/*
+ * krun_add_input_device - add a virtio-input device driven by callbacks.
+ *
+ * @config_backend / @config_backend_size: a struct krun_input_config and
+ *     its sizeof (upstream's libkrun_input.h; opaque here).
+ * @events_backend / @events_backend_size: a struct
+ *     krun_input_event_provider and its sizeof.
+ *
+ * Returns 0 or a negative errno (-ENOTSUP without input support).
+ */
+int krun_add_input_device(uint32_t ctx_id, const void *config_backend, size_t config_backend_size,
+			  const void *events_backend, size_t events_backend_size);
+
+/*
+ * krun_add_input_device_fd - pass a host /dev/input/event* device through.
+ *
+ * @input_fd: open evdev descriptor; the device description is read from it
+ *            with ioctls.
+ *
+ * Returns 0 or a negative errno (-ENOTSUP without input support).
+ */
+int krun_add_input_device_fd(uint32_t ctx_id, int input_fd);
+
+/* ------------------------------------------------------------------------ */
+/* vhost-user devices                                                       */
+/* ------------------------------------------------------------------------ */
+
+/* Device types for krun_add_vhost_user_device() (virtio device ids). */
+#define KRUN_VIRTIO_DEVICE_CONSOLE 3
+#define KRUN_VIRTIO_DEVICE_RNG 4
+#define KRUN_VIRTIO_DEVICE_GPU 16
+#define KRUN_VIRTIO_DEVICE_RTC 17
+#define KRUN_VIRTIO_DEVICE_INPUT 18
+#define KRUN_VIRTIO_DEVICE_VSOCK 19
+#define KRUN_VIRTIO_DEVICE_SND 25
+#define KRUN_VIRTIO_DEVICE_CAN 36
+
+/*
+ * Default queue layouts per device type.  The *_QUEUE_SIZES macros expand to
+ * C99 compound literals (uint16_t arrays), so they are usable from C only.
+ */
+/* console: receiveq, transmitq, control receiveq, control transmitq */
+#define KRUN_VHOST_USER_CONSOLE_NUM_QUEUES 4
+#define KRUN_VHOST_USER_CONSOLE_QUEUE_SIZES ((uint16_t[]){ 128, 128, 64, 64 })
+/* rng: requestq */
+#define KRUN_VHOST_USER_RNG_NUM_QUEUES 1
+#define KRUN_VHOST_USER_RNG_QUEUE_SIZES ((uint16_t[]){ 256 })
+/* rtc: requestq, alarmq */
+#define KRUN_VHOST_USER_RTC_NUM_QUEUES 2
+#define KRUN_VHOST_USER_RTC_QUEUE_SIZES ((uint16_t[]){ 1024, 1024 })
+/* input: eventq, statusq */
+#define KRUN_VHOST_USER_INPUT_NUM_QUEUES 2
+#define KRUN_VHOST_USER_INPUT_QUEUE_SIZES ((uint16_t[]){ 1024, 1024 })
+/* sound: control, event, tx (playback), rx (capture) */
+#define KRUN_VHOST_USER_SND_NUM_QUEUES 4
+#define KRUN_VHOST_USER_SND_QUEUE_SIZES ((uint16_t[]){ 64, 64, 64, 64 })
+/* vsock: rx, tx, event */
+#define KRUN_VHOST_USER_VSOCK_NUM_QUEUES 3
+#define KRUN_VHOST_USER_VSOCK_QUEUE_SIZES ((uint16_t[]){ 128, 128, 128 })
+/* can: tx, rx, control */
+#define KRUN_VHOST_USER_CAN_NUM_QUEUES 3
+#define KRUN_VHOST_USER_CAN_QUEUE_SIZES ((uint16_t[]){ 64, 64, 64 })
+/* gpu: control, cursor */
+#define KRUN_VHOST_USER_GPU_NUM_QUEUES 2
+#define KRUN_VHOST_USER_GPU_QUEUE_SIZES ((uint16_t[]){ 1024, 1024 })
+
+/*
+ * krun_add_vhost_user_device - add a device implemented by an external
+ * vhost-user backend process.
+ *
+ * @device_type: one of KRUN_VIRTIO_DEVICE_* (not validated).
+ * @socket_path: unix socket the backend listens on; it must be listening by
+ *               the time krun_start_enter() runs.
+ * @name:        label used in logs; NULL derives one from the type.
+ * @num_queues:  number of virtqueues, or 0 to ask the backend (needs its
+ *               multi-queue support).
+ * @queue_sizes: NULL for 256 entries per queue; otherwise exactly
+ *               @num_queues sizes, or, when @num_queues is 0, a list ended by
+ *               a 0 entry.
+ *
+ * Returns 0, -EINVAL (NULL/empty socket path), -ENOTSUP (vhost-user not
+ * built) or -ENOENT.
+ */
+int32_t krun_add_vhost_user_device(uint32_t ctx_id,
+				   uint32_t device_type,
+				   const char *socket_path,
+				   const char *name,
+				   uint16_t num_queues,
+				   const uint16_t *queue_sizes);
+
+/* ------------------------------------------------------------------------ */
+/* Workload                                                                 */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * krun_set_rlimits - resource limits the guest init applies before running
+ * the workload.
+ *
+ * @rlimits: NULL-terminated array of "RESOURCE=CUR:MAX" strings, RESOURCE
+ *           being the numeric RLIMIT_* id.
+ *
+ * Returns 0, -EINVAL (NULL array or malformed entry) or -ENOENT.
+ */
+int32_t krun_set_rlimits(uint32_t ctx_id, const char *const rlimits[]);
+
+/*
+ * krun_set_smbios_oem_strings - SMBIOS type 11 OEM strings for the guest.
+ *
+ * @oem_strings: NULL-terminated string array.
+ *
+ * Returns 0, -EINVAL (NULL array) or -ENOENT.  As upstream on x86_64, the
+ * strings are accepted but no SMBIOS table is built.
+ */
+int32_t krun_set_smbios_oem_strings(uint32_t ctx_id, const char *const oem_strings[]);
+
+/*
+ * krun_set_workdir - working directory of the workload, as a path inside
+ * the guest's root filesystem.
+ *
+ * Returns 0, -EINVAL or -ENOENT.
+ */
+int32_t krun_set_workdir(uint32_t ctx_id,
+			 const char *workdir_path);
+
+/*
+ * krun_set_exec - program the guest init runs, its arguments and its
+ * environment.
+ *
+ * @exec_path: executable, as a path inside the guest (also becomes argv[0]).
+ * @argv:      NULL-terminated arguments *without* argv[0]; may be NULL for
+ *             none.
+ * @envp:      NULL-terminated "KEY=VALUE" list; NULL copies the calling
+ *             process's environment.
+ *
+ * Returns 0, -EINVAL or -ENOENT.
+ */
+int32_t krun_set_exec(uint32_t ctx_id,
+		      const char *exec_path,
+		      const char *const argv[],
+		      const char *const envp[]);
+
+/*
+ * krun_set_firmware - boot a firmware image instead of a kernel.
+ *
+ * @firmware_path: host path; the file is read by krun_start_enter().
+ *
+ * Returns 0, -EINVAL or -ENOENT.
+ */
+int32_t krun_set_firmware(uint32_t ctx_id, const char *firmware_path);
+
+/* Kernel image formats for krun_set_kernel(). */
+#define KRUN_KERNEL_FORMAT_RAW 0
+#define KRUN_KERNEL_FORMAT_ELF 1
+#define KRUN_KERNEL_FORMAT_PE_GZ 2
+#define KRUN_KERNEL_FORMAT_IMAGE_BZ2 3
+#define KRUN_KERNEL_FORMAT_IMAGE_GZ 4
+#define KRUN_KERNEL_FORMAT_IMAGE_ZSTD 5
+
+/*
+ * krun_set_kernel - boot an external kernel instead of the bundled one.
+ *
+ * @kernel_path:   host path of the kernel image.
+ * @kernel_format: one of KRUN_KERNEL_FORMAT_*.  ELF and the compressed
+ *                 IMAGE_* formats are supported on x86_64; PE_GZ is
+ *                 arm64-only and fails at start.
+ * @initramfs:     host path of an initramfs, or NULL.
+ * @cmdline:       kernel command line, or NULL for the default one.
+ *
+ * Returns 0, -EINVAL (unknown format, unreadable initramfs or kernel) or
+ * -ENOENT.
+ */
+int32_t krun_set_kernel(uint32_t ctx_id,
+			const char *kernel_path,
+			uint32_t kernel_format,
+			const char *initramfs,
+			const char *cmdline);
+
+/*
+ * krun_set_env - replace the workload's environment.
+ *
+ * @envp: NULL-terminated "KEY=VALUE" list; NULL copies the calling process's
+ *        environment.
+ *
+ * Returns 0, -EINVAL or -ENOENT.
+ */
+int32_t krun_set_env(uint32_t ctx_id, const char *const envp[]);
+
+/*
+ * krun_set_tee_config_file - path of the TEE (SEV/TDX) configuration file.
+ *
+ * Only meaningful in confidential-computing builds; this build returns
+ * -ENOTSUP.
+ */
+int32_t krun_set_tee_config_file(uint32_t ctx_id, const char *filepath);
+
+/* ------------------------------------------------------------------------ */
+/* vsock                                                                    */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * krun_add_vsock_port - connect guest vsock port @port to the host unix
+ * socket @c_filepath (the guest connects, the host listens).
+ *
+ * Same as krun_add_vsock_port2(ctx_id, port, c_filepath, false).
+ *
+ * Returns 0, -EINVAL, -ENODEV (vsock disabled) or -ENOENT.
+ */
+int32_t krun_add_vsock_port(uint32_t ctx_id,
+			    uint32_t port,
+			    const char *c_filepath);
+
+/*
+ * krun_add_vsock_port2 - like krun_add_vsock_port() with a direction.
+ *
+ * @listen: true when the guest listens on @port and the host side connects
+ *          through the unix socket that libkrun creates at @c_filepath.
+ *
+ * Returns 0, -EEXIST (listen=true and the path exists), -EINVAL, -ENODEV or
+ * -ENOENT.
+ */
+int32_t krun_add_vsock_port2(uint32_t ctx_id,
+			     uint32_t port,
+			     const char *c_filepath,
+			     bool listen);
+
+/*
+ * krun_add_vsock - add the vsock device explicitly.
+ *
+ * @tsi_features: KRUN_TSI_HIJACK_* bits selecting which socket families the
+ *                guest kernel forwards through TSI; 0 for none.
+ *
+ * Requires krun_disable_implicit_vsock() first.  Only one vsock device is
+ * supported.
+ *
+ * Returns 0, -EEXIST (implicit device not disabled, or already added),
+ * -EINVAL (unknown bits) or -ENOENT.
+ */
+int32_t krun_add_vsock(uint32_t ctx_id, uint32_t tsi_features);
+
+/*
+ * krun_get_shutdown_eventfd - descriptor that requests an orderly guest
+ * shutdown when written to.
+ *
+ * Not available on Linux: returns -EINVAL, as upstream does.
+ */
+int32_t krun_get_shutdown_eventfd(uint32_t ctx_id);
+
+/*
+ * krun_set_console_output - send the implicit console's output to the file
+ * @c_filepath and stop reading stdin.
+ *
+ * No effect on consoles added with krun_add_*_console*(), nor when the
+ * implicit console is disabled.
+ *
+ * Returns 0, -EINVAL (NULL path or already set) or -ENOENT.
+ */
+int32_t krun_set_console_output(uint32_t ctx_id, const char *c_filepath);
+
+/*
+ * krun_setuid - user id the process switches to in krun_start_enter(),
+ * after disk images are opened and before /dev/kvm is.
+ *
+ * Returns 0 or -ENOENT; a failing setuid() makes krun_start_enter() return
+ * its negative errno.
+ */
+int32_t krun_setuid(uint32_t ctx_id, uid_t uid);
+
+/*
+ * krun_setgid - group id, applied like krun_setuid() (group first).
+ *
+ * Returns 0 or -ENOENT.
+ */
+int32_t krun_setgid(uint32_t ctx_id, gid_t gid);
+
+/*
+ * krun_set_nested_virt - expose hardware virtualisation (VMX/SVM) to the
+ * guest.  Success only records the request; see krun_check_nested_virt().
+ *
+ * Returns 0 or -ENOENT.
+ */
+int32_t krun_set_nested_virt(uint32_t ctx_id, bool enabled);
+
+/*
+ * krun_check_nested_virt - whether the host KVM module allows nested
+ * virtualisation.
+ *
+ * Returns 1 (supported), 0 (not supported) or a negative errno.
+ */
+int32_t krun_check_nested_virt(void);
+
+/* Feature ids for krun_has_feature(). */
+#define KRUN_FEATURE_NET 0
+#define KRUN_FEATURE_BLK 1
+#define KRUN_FEATURE_GPU 2
+#define KRUN_FEATURE_INPUT 4
+#define KRUN_FEATURE_TEE 6
+#define KRUN_FEATURE_AMD_SEV 7
+#define KRUN_FEATURE_INTEL_TDX 8
+#define KRUN_FEATURE_AWS_NITRO 9
+#define KRUN_FEATURE_VIRGL_RESOURCE_MAP2 10
+#define KRUN_FEATURE_INIT_BLOB 11
+
+/*
+ * krun_has_feature - whether this build of the library includes a feature.
+ *
+ * @feature: one of KRUN_FEATURE_*.
+ *
+ * Returns 1 or 0, or -EINVAL for an id this library does not know (an older
+ * library may not know ids added later).
+ */
+int32_t krun_has_feature(uint64_t feature);
+
+/*
+ * krun_get_max_vcpus - the most vCPUs KVM allows per VM on this host.
+ *
+ * Returns the count, or a negative errno (-EINVAL when /dev/kvm is not
+ * usable).
+ */
+int32_t krun_get_max_vcpus(void);
+
+/*
+ * krun_split_irqchip - emulate the IOAPIC/PIC in userspace and keep only
+ * the local APICs in the kernel (KVM split irqchip).
+ *
+ * Returns 0 or -ENOENT.
+ */
+int32_t krun_split_irqchip(uint32_t ctx_id, bool enable);
+
+/* ------------------------------------------------------------------------ */
+/* Implicit devices, init and consoles                                      */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * Implicitly created resources (console, vsock, init) are a convenience of
+ * the 1.x API.  New code should disable them and add what it needs.
+ */
+
+/*
+ * krun_disable_implicit_console - do not create the default console; only
+ * consoles added explicitly will exist.
+ *
+ * Returns 0 or -ENOENT.
+ */
+int32_t krun_disable_implicit_console(uint32_t ctx_id);
+
+/*
+ * krun_disable_implicit_init - do not place the bundled init (/init.krun) in
+ * the root filesystem.  Must be called before krun_set_root() or adding a
+ * KRUN_FS_ROOT_TAG share.
+ *
+ * Returns 0 or -ENOENT.
+ */
+int32_t krun_disable_implicit_init(uint32_t ctx_id);
+
+/*
+ * krun_get_default_init - the bundled init binary, e.g. to inject it
+ * yourself with krun_fs_add_overlay_file().
+ *
+ * @data_out: receives a pointer to static data valid for the whole process.
+ * @len_out:  receives its length in bytes.
+ *
+ * Returns 0, -EINVAL (NULL argument) or -ENOTSUP (no bundled init).
+ */
+int32_t krun_get_default_init(const uint8_t **data_out, size_t *len_out);
+
+/*
+ * krun_fs_add_overlay_file - make a memory-backed file appear in a
+ * virtio-fs share without creating it on the host.
+ *
+ * @fs_tag:   tag of a share added earlier (e.g. KRUN_FS_ROOT_TAG).
+ * @path:     relative path such as "etc/hostname"; every parent must be an
+ *            overlay directory from krun_fs_add_overlay_dir().
+ * @data:     file contents; NOT copied, must stay valid while the VM runs.
+ * @data_len: length of @data.
+ * @mode:     st_mode bits, e.g. 0100644.
+ * @one_shot: the file can be looked up only once.
+ *
+ * Returns 0, -EINVAL (NULL pointer, empty path component), -ENOENT (context,
+ * share or parent not found) or -ENOTDIR (a parent is not a directory).
+ */
+int32_t krun_fs_add_overlay_file(uint32_t ctx_id, const char *fs_tag,
+				 const char *path, const uint8_t *data,
+				 size_t data_len, uint32_t mode, bool one_shot);
+
+/*
+ * krun_fs_add_overlay_dir - add an empty read-only directory (a mount
+ * point, typically) to a virtio-fs share.
+ *
+ * @mode: st_mode bits, e.g. 040755.  Other arguments and errors as for
+ * krun_fs_add_overlay_file().
+ */
+int32_t krun_fs_add_overlay_dir(uint32_t ctx_id, const char *fs_tag,
+				const char *path, uint32_t mode);
+
+/*
+ * krun_disable_implicit_vsock - do not create the default vsock device (and
+ * with it TSI).  Needed before krun_add_vsock().
+ *
+ * Returns 0 or -ENOENT.
+ */
+int32_t krun_disable_implicit_vsock(uint32_t ctx_id);
+
+/*
+ * krun_set_kernel_console - value of "console=" on the kernel command line
+ * (e.g. "hvc0" or "ttyS0").
+ *
+ * Returns 0, -EINVAL or -ENOENT.
+ */
+int32_t krun_set_kernel_console(uint32_t ctx_id, const char *console_id);
+
+/*
+ * krun_add_virtio_console_default - add a virtio-console wired to three
+ * host descriptors.
+ *
+ * If all three are terminals the device has a single console port (stderr
+ * goes to the terminal).  Each descriptor that is not a terminal gets its own
+ * extra port ("krun-stdin", "krun-stdout", "krun-stderr"), which the guest
+ * init connects to the workload's standard streams.  Consoles are numbered
+ * hvc0, hvc1, ... in the order added; the implicit console, if enabled, is
+ * hvc0.
+ *
+ * Returns 0 or a negative errno.
+ */
+int32_t krun_add_virtio_console_default(uint32_t ctx_id,
+					int input_fd,
+					int output_fd,
+					int err_fd);
+
+/*
+ * krun_add_serial_console_default - add a legacy 16550 serial port (ttyS0,
+ * ttyS1, ... in order) reading @input_fd and writing @output_fd.
+ *
+ * Returns 0 or a negative errno.
+ */
+int32_t krun_add_serial_console_default(uint32_t ctx_id,
+					int input_fd,
+					int output_fd);
+
+/*
+ * krun_add_virtio_console_multiport - add an empty multi-port
+ * virtio-console; populate it with krun_add_console_port_*().  Port 0
+ * appears as /dev/hvcN, further ports as /dev/vportNpM.
+ *
+ * Returns the console id (>= 0) used by krun_add_console_port_*(), or a
+ * negative errno.  The implicit console is not counted in the id.
+ */
+int32_t krun_add_virtio_console_multiport(uint32_t ctx_id);
+
+/*
+ * krun_add_console_port_tty - add a console port backed by a terminal
+ * @tty_fd (input, output and window size).
+ *
+ * @console_id: value returned by krun_add_virtio_console_multiport().
+ * @name:       port name visible in the guest; may be "".
+ *
+ * Returns 0, -EINVAL (bad fd or console id), -ENOTTY (not a terminal) or
+ * -ENOENT.
+ */
+int32_t krun_add_console_port_tty(uint32_t ctx_id,
+				  uint32_t console_id,
+				  const char *name,
+				  int tty_fd);
+
+/*
+ * krun_add_console_port_inout - add a plain data port: the guest reads what
+ * arrives on @input_fd and its writes go to @output_fd.  No terminal
+ * features such as resize.
+ *
+ * Returns 0, -EINVAL (bad console id) or -ENOENT.
+ */
+int32_t krun_add_console_port_inout(uint32_t ctx_id,
+				    uint32_t console_id,
+				    const char *name,
+				    int input_fd,
+				    int output_fd);
+
+/*
+ * krun_set_root_disk_remount - boot from a virtio-fs stub and then switch
+ * the root to a block device.
+ *
+ * @device:  guest block device, e.g. "/dev/vda1"; the disk must have been
+ *           added with krun_add_disk*().
+ * @fstype:  filesystem type, or NULL/"auto" to probe.
+ * @options: comma-separated mount options, or NULL.
+ *
+ * Lets the bundled init be used without copying it into every image.
+ *
+ * Returns 0, -EINVAL (a root share already exists or no disk was added) or
+ * -ENOENT.
+ */
+int32_t krun_set_root_disk_remount(uint32_t ctx_id, const char *device, const char *fstype,
+				   const char *options);
+
+/* ------------------------------------------------------------------------ */
+/* Start                                                                    */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * krun_start_enter - build the microVM described by @ctx_id and run it on
+ * the calling thread.  The context is consumed.
+ *
+ * The library takes over the terminal on stdin/stdout for the implicit
+ * console.  Once the guest is running this function does not return: when
+ * the guest shuts down the process exits with the workload's status.  The
+ * guest init reports its own failures as 125 (environment setup failed),
+ * 126 (program found but not executable) and 127 (program not found).
+ *
+ * Returns only on errors detected before the guest starts: -ENOENT (unknown
+ * context, or no kernel available), -EINVAL (invalid configuration), or the
+ * negative errno of a failed setgid()/setuid() or host resource.
+ */
+int32_t krun_start_enter(uint32_t ctx_id);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* _LIBKRUN_H */
