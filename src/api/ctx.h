@@ -1,0 +1,76 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Configuration contexts.  A context only records what the caller asked
+ * for; nothing is opened or started until krun_start_enter(), which takes
+ * the context out of the table and owns it from then on.
+ */
+#ifndef KRUN_CTX_H
+#define KRUN_CTX_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define CTX_MAX_SHARES 8
+#define CTX_MAX_OVERLAYS 16
+#define CTX_MAX_STRV 4096	/* upstream scans arrays up to this many entries */
+
+struct ctx_share {
+	char *tag;
+	char *path;		/* NULL: empty filesystem */
+	bool read_only;
+};
+
+struct ctx_console {
+	int in_fd, out_fd, err_fd;
+};
+
+struct krun_ctx {
+	uint32_t id;
+	uint8_t nr_vcpus;
+	uint32_t ram_mib;
+	bool nested_virt;
+
+	char *kernel_path;
+	uint32_t kernel_format;
+	char *kernel_cmdline;
+	char *initramfs_path;
+	char *kernel_console;
+
+	struct ctx_share shares[CTX_MAX_SHARES];
+	unsigned int nr_shares;
+
+	char *exec_path;
+	char **argv;		/* without argv[0], as krun_set_exec takes it */
+	char **envp;
+	bool env_set;		/* false: the workload inherits our environment */
+	char *workdir;
+	char **rlimits;
+	bool uid_set, gid_set;
+	uid_t uid;
+	gid_t gid;
+
+	bool implicit_console;
+	bool implicit_init;
+	char *console_output;
+	bool has_default_console;
+	struct ctx_console default_console;
+};
+
+/* Creates a context with upstream's defaults; returns its id or -errno. */
+int ctx_create(void);
+int ctx_free(uint32_t id);
+/* Looks a context up and holds the table lock until ctx_unlock(); NULL
+ * (lock not held) if the id is unknown. */
+struct krun_ctx *ctx_lock(uint32_t id);
+void ctx_unlock(void);
+/* Removes the context from the table; the caller owns it afterwards. */
+struct krun_ctx *ctx_take(uint32_t id);
+void ctx_destroy(struct krun_ctx *ctx);
+
+/* NULL-terminated string array helpers. */
+int strv_dup(const char *const *in, char ***out);
+void strv_free(char **v);
+size_t strv_len(char *const *v);
+
+#endif

@@ -1,0 +1,217 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * Entry points of the libkrun 1.x API whose devices are not built yet.
+ * They exist so that existing clients link; each returns -ENOSYS and says
+ * so in the log.  README's status table lists them.
+ */
+#include <errno.h>
+
+#include "libkrun.h"
+
+#include "util/log.h"
+
+#define KRUN_API __attribute__((visibility("default")))
+#define UNUSED(x) (void)(x)
+
+static int missing(const char *fn)
+{
+	log_error("%s is not implemented by this libkrun yet", fn);
+	return -ENOSYS;
+}
+
+KRUN_API int32_t krun_set_root_disk(uint32_t ctx_id, const char *disk_path)
+{
+	UNUSED(ctx_id), UNUSED(disk_path);
+	return missing(__func__);
+}
+
+KRUN_API int32_t krun_set_data_disk(uint32_t ctx_id, const char *disk_path)
+{
+	UNUSED(ctx_id), UNUSED(disk_path);
+	return missing(__func__);
+}
+
+KRUN_API int32_t krun_add_disk(uint32_t ctx_id, const char *block_id, const char *disk_path,
+			       bool read_only)
+{
+	UNUSED(ctx_id), UNUSED(block_id), UNUSED(disk_path), UNUSED(read_only);
+	return missing(__func__);
+}
+
+KRUN_API int32_t krun_add_disk2(uint32_t ctx_id, const char *block_id, const char *disk_path,
+				uint32_t disk_format, bool read_only)
+{
+	UNUSED(ctx_id), UNUSED(block_id), UNUSED(disk_path), UNUSED(disk_format),
+		UNUSED(read_only);
+	return missing(__func__);
+}
+
+KRUN_API int32_t krun_add_disk3(uint32_t ctx_id, const char *block_id, const char *disk_path,
+				uint32_t disk_format, bool read_only, bool direct_io,
+				uint32_t sync_mode)
+{
+	UNUSED(ctx_id), UNUSED(block_id), UNUSED(disk_path), UNUSED(disk_format),
+		UNUSED(read_only), UNUSED(direct_io), UNUSED(sync_mode);
+	return missing(__func__);
+}
+
+KRUN_API int32_t krun_set_root_disk_remount(uint32_t ctx_id, const char *device,
+					    const char *fstype, const char *options)
+{
+	UNUSED(ctx_id), UNUSED(device), UNUSED(fstype), UNUSED(options);
+	return missing(__func__);
+}
+
+KRUN_API int32_t krun_add_net_unixstream(uint32_t ctx_id, const char *c_path, int fd,
+					 uint8_t *const c_mac, uint32_t features, uint32_t flags)
+{
+	UNUSED(ctx_id), UNUSED(c_path), UNUSED(fd), UNUSED(c_mac), UNUSED(features),
+		UNUSED(flags);
+	return missing(__func__);
+}
+
+KRUN_API int32_t krun_add_net_unixgram(uint32_t ctx_id, const char *c_path, int fd,
+				       uint8_t *const c_mac, uint32_t features, uint32_t flags)
+{
+	UNUSED(ctx_id), UNUSED(c_path), UNUSED(fd), UNUSED(c_mac), UNUSED(features),
+		UNUSED(flags);
+	return missing(__func__);
+}
+
+KRUN_API int32_t krun_add_net_tap(uint32_t ctx_id, char *c_tap_name, uint8_t *const c_mac,
+				  uint32_t features, uint32_t flags)
+{
+	UNUSED(ctx_id), UNUSED(c_tap_name), UNUSED(c_mac), UNUSED(features), UNUSED(flags);
+	return missing(__func__);
+}
+
+KRUN_API int32_t krun_set_passt_fd(uint32_t ctx_id, int fd)
+{
+	UNUSED(ctx_id), UNUSED(fd);
+	return missing(__func__);
+}
+
+KRUN_API int32_t krun_set_gvproxy_path(uint32_t ctx_id, char *c_path)
+{
+	UNUSED(ctx_id), UNUSED(c_path);
+	return missing(__func__);
+}
+
+KRUN_API int32_t krun_set_net_mac(uint32_t ctx_id, uint8_t *const c_mac)
+{
+	UNUSED(ctx_id), UNUSED(c_mac);
+	return missing(__func__);
+}
+
+KRUN_API int32_t krun_set_port_map(uint32_t ctx_id, const char *const port_map[])
+{
+	UNUSED(ctx_id), UNUSED(port_map);
+	return missing(__func__);
+}
+
+KRUN_API int32_t krun_add_vsock_port(uint32_t ctx_id, uint32_t port, const char *c_filepath)
+{
+	UNUSED(ctx_id), UNUSED(port), UNUSED(c_filepath);
+	return missing(__func__);
+}
+
+KRUN_API int32_t krun_add_vsock_port2(uint32_t ctx_id, uint32_t port, const char *c_filepath,
+				      bool listen)
+{
+	UNUSED(ctx_id), UNUSED(port), UNUSED(c_filepath), UNUSED(listen);
+	return missing(__func__);
+}
+
+KRUN_API int32_t krun_add_vsock(uint32_t ctx_id, uint32_t tsi_features)
+{
+	UNUSED(ctx_id), UNUSED(tsi_features);
+	return missing(__func__);
+}
+
+KRUN_API int32_t krun_disable_implicit_vsock(uint32_t ctx_id)
+{
+	UNUSED(ctx_id);
+	return 0; /* there is no implicit vsock device to disable yet */
+}
+
+KRUN_API int32_t krun_set_gpu_options(uint32_t ctx_id, uint32_t virgl_flags)
+{
+	UNUSED(ctx_id), UNUSED(virgl_flags);
+	return missing(__func__);
+}
+
+KRUN_API int32_t krun_set_gpu_options2(uint32_t ctx_id, uint32_t virgl_flags, uint64_t shm_size)
+{
+	UNUSED(ctx_id), UNUSED(virgl_flags), UNUSED(shm_size);
+	return missing(__func__);
+}
+
+KRUN_API int32_t krun_add_display(uint32_t ctx_id, uint32_t width, uint32_t height)
+{
+	UNUSED(ctx_id), UNUSED(width), UNUSED(height);
+	return missing(__func__);
+}
+
+KRUN_API int32_t krun_display_set_edid(uint32_t ctx_id, uint32_t display_id,
+				       const uint8_t *edid_blob, size_t blob_size)
+{
+	UNUSED(ctx_id), UNUSED(display_id), UNUSED(edid_blob), UNUSED(blob_size);
+	return missing(__func__);
+}
+
+KRUN_API int32_t krun_display_set_dpi(uint32_t ctx_id, uint32_t display_id, uint32_t dpi)
+{
+	UNUSED(ctx_id), UNUSED(display_id), UNUSED(dpi);
+	return missing(__func__);
+}
+
+KRUN_API int32_t krun_display_set_physical_size(uint32_t ctx_id, uint32_t display_id,
+						uint16_t width_mm, uint16_t height_mm)
+{
+	UNUSED(ctx_id), UNUSED(display_id), UNUSED(width_mm), UNUSED(height_mm);
+	return missing(__func__);
+}
+
+KRUN_API int32_t krun_display_set_refresh_rate(uint32_t ctx_id, uint32_t display_id,
+					       uint32_t refresh_rate)
+{
+	UNUSED(ctx_id), UNUSED(display_id), UNUSED(refresh_rate);
+	return missing(__func__);
+}
+
+KRUN_API int32_t krun_set_display_backend(uint32_t ctx_id, const void *display_backend,
+					  size_t backend_size)
+{
+	UNUSED(ctx_id), UNUSED(display_backend), UNUSED(backend_size);
+	return missing(__func__);
+}
+
+KRUN_API int krun_add_input_device(uint32_t ctx_id, const void *config_backend,
+				   size_t config_backend_size, const void *events_backend,
+				   size_t events_backend_size)
+{
+	UNUSED(ctx_id), UNUSED(config_backend), UNUSED(config_backend_size),
+		UNUSED(events_backend), UNUSED(events_backend_size);
+	return missing(__func__);
+}
+
+KRUN_API int krun_add_input_device_fd(uint32_t ctx_id, int input_fd)
+{
+	UNUSED(ctx_id), UNUSED(input_fd);
+	return missing(__func__);
+}
+
+KRUN_API int32_t krun_add_vhost_user_device(uint32_t ctx_id, uint32_t device_type,
+					    const char *socket_path, const char *name,
+					    uint16_t num_queues, const uint16_t *queue_sizes)
+{
+	UNUSED(ctx_id), UNUSED(device_type), UNUSED(socket_path), UNUSED(name),
+		UNUSED(num_queues), UNUSED(queue_sizes);
+	return missing(__func__);
+}
+
+KRUN_API int32_t krun_set_tee_config_file(uint32_t ctx_id, const char *filepath)
+{
+	UNUSED(ctx_id), UNUSED(filepath);
+	return missing(__func__);
+}

@@ -1,0 +1,68 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The few PC devices a Linux guest touches on its way to virtio: an 8250
+ * UART (early console), the i8042 reset line (reboot=k) and CMOS (memory
+ * size, wall clock).  They sit on the port-I/O bus.
+ */
+#ifndef KRUN_LEGACY_H
+#define KRUN_LEGACY_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#define SERIAL_COM1_BASE 0x3f8
+#define SERIAL_COM1_IRQ 4
+#define SERIAL_NR_PORTS 8
+#define SERIAL_RX_BUF 64
+
+struct serial {
+	pthread_mutex_t lock;
+	int out_fd;	/* -1: discard output */
+	uint8_t ier, iir, lcr, mcr, lsr, msr, scr, dll, dlm;
+	bool thre_pending;
+	uint8_t rx[SERIAL_RX_BUF];
+	unsigned int rx_head, rx_count;
+	void (*raise_irq)(void *opaque);
+	void *irq_opaque;
+};
+
+void serial_init(struct serial *s, int out_fd, void (*raise_irq)(void *), void *opaque);
+void serial_destroy(struct serial *s);
+void serial_pio_read(void *opaque, uint64_t offset, void *data, uint32_t len);
+void serial_pio_write(void *opaque, uint64_t offset, const void *data, uint32_t len);
+/* Queues host input; returns how many bytes were accepted. */
+unsigned int serial_feed_input(struct serial *s, const uint8_t *buf, unsigned int len);
+
+#define I8042_DATA_PORT 0x60
+#define I8042_CMD_PORT 0x64
+
+struct i8042 {
+	uint8_t ctrl;	/* controller command byte */
+	uint8_t pending_cmd;
+	uint8_t out;
+	bool out_full;
+	void (*reset)(void *opaque);
+	void *reset_opaque;
+};
+
+void i8042_init(struct i8042 *k, void (*reset)(void *), void *opaque);
+void i8042_pio_read(void *opaque, uint64_t offset, void *data, uint32_t len);
+void i8042_pio_write(void *opaque, uint64_t offset, const void *data, uint32_t len);
+
+#define CMOS_PORT 0x70
+#define CMOS_NR_PORTS 2
+
+struct cmos {
+	pthread_mutex_t lock;
+	uint8_t index;
+	uint8_t nvram[128];
+};
+
+/* below_4g / above_4g: guest RAM sizes the BIOS-style size words report. */
+void cmos_init(struct cmos *c, uint64_t mem_below_4g, uint64_t mem_above_4g);
+void cmos_destroy(struct cmos *c);
+void cmos_pio_read(void *opaque, uint64_t offset, void *data, uint32_t len);
+void cmos_pio_write(void *opaque, uint64_t offset, const void *data, uint32_t len);
+
+#endif

@@ -1,0 +1,499 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "vm.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "arch/x86_64/boot.h"
+#include "arch/x86_64/cpuid.h"
+#include "arch/x86_64/layout.h"
+#include "devices/legacy/legacy.h"
+#include "hv/hv.h"
+#include "kernel/cmdline.h"
+#include "kernel/loader.h"
+#include "util/log.h"
+#include "vmm/bus.h"
+#include "vmm/guest_mem.h"
+
+#define EXIT_CODE_UNSET INT32_MIN
+#define MAX_CPUID_ENTRIES 256
+
+struct vcpu {
+	struct vm *vm;
+	unsigned int index;
+	struct hv_vcpu *hv;
+	pthread_t thread;
+	bool started;
+};
+
+struct vm {
+	int hv_fd;
+	struct hv_vm *hv;
+	struct guest_mem gm;
+	struct x86_mem_plan plan;
+	struct bus pio;
+	struct bus mmio;
+
+	struct serial com1;
+	struct i8042 i8042;
+	struct cmos cmos;
+
+	unsigned int nr_vcpus;
+	struct vcpu vcpus[VM_MAX_VCPUS];
+
+	struct virtio_mmio_dev virtio[VM_MAX_VIRTIO_DEVICES];
+	unsigned int nr_virtio;
+
+	int stop_evt;
+	atomic_bool stopping;
+	_Atomic int exit_code;		/* reported by init */
+	_Atomic int stop_code;		/* from the way the VM ended */
+};
+
+const struct guest_mem *vm_guest_mem(const struct vm *vm)
+{
+	return &vm->gm;
+}
+
+void vm_set_exit_code(struct vm *vm, int code)
+{
+	atomic_store(&vm->exit_code, code);
+}
+
+void vm_request_stop(struct vm *vm, int code)
+{
+	bool expected = false;
+	if (!atomic_compare_exchange_strong(&vm->stopping, &expected, true))
+		return;
+	atomic_store(&vm->stop_code, code);
+	uint64_t one = 1;
+	ssize_t r = write(vm->stop_evt, &one, sizeof(one));
+	(void)r;
+}
+
+static void i8042_reset(void *opaque)
+{
+	vm_request_stop(opaque, 0);
+}
+
+static void com1_irq(void *opaque)
+{
+	struct vm *vm = opaque;
+	/* ISA lines are edge-triggered: pulse. */
+	hv_vm_irq_line(vm->hv, SERIAL_COM1_IRQ, true);
+	hv_vm_irq_line(vm->hv, SERIAL_COM1_IRQ, false);
+}
+
+static int setup_memory(struct vm *vm, const struct vm_config *cfg)
+{
+	struct x86_kernel_placement kp = {0};
+	if (cfg->kernel.kind == VM_KERNEL_BUNDLE) {
+		kp.present = true;
+		kp.load_addr = cfg->kernel.bundle_gpa;
+		kp.size = cfg->kernel.bundle_size;
+	}
+	int ret = x86_plan_memory(cfg->ram_bytes, &kp, &vm->plan);
+	if (ret) {
+		log_error("cannot lay out %llu MiB of guest memory: %s",
+			  (unsigned long long)(cfg->ram_bytes >> 20), strerror(-ret));
+		return ret;
+	}
+	for (unsigned int i = 0; i < vm->plan.nr_ram; i++) {
+		ret = gm_alloc_region(&vm->gm, vm->plan.ram[i].gpa, vm->plan.ram[i].size);
+		if (ret) {
+			log_error("cannot allocate guest RAM: %s", strerror(-ret));
+			return ret;
+		}
+	}
+	if (kp.present) {
+		ret = gm_add_region(&vm->gm, kp.load_addr, cfg->kernel.bundle_host, kp.size, false);
+		if (ret)
+			return ret;
+	}
+	for (unsigned int i = 0; i < vm->gm.nr_regions; i++) {
+		const struct gm_region *r = &vm->gm.regions[i];
+		ret = hv_vm_map_memory(vm->hv, r->gpa, r->host, r->size);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+static int add_pio(struct vm *vm, uint64_t base, uint64_t len, void *opaque,
+		   void (*rd)(void *, uint64_t, void *, uint32_t),
+		   void (*wr)(void *, uint64_t, const void *, uint32_t))
+{
+	struct bus_device d = {.base = base, .len = len, .opaque = opaque, .read = rd, .write = wr};
+	return bus_add(&vm->pio, &d);
+}
+
+static int setup_legacy(struct vm *vm, const struct vm_config *cfg)
+{
+	serial_init(&vm->com1, cfg->serial_out_fd, com1_irq, vm);
+	i8042_init(&vm->i8042, i8042_reset, vm);
+	cmos_init(&vm->cmos, x86_plan_ram_below_4g(&vm->plan), x86_plan_ram_above_4g(&vm->plan));
+	int ret = add_pio(vm, SERIAL_COM1_BASE, SERIAL_NR_PORTS, &vm->com1,
+			  serial_pio_read, serial_pio_write);
+	if (!ret)
+		ret = add_pio(vm, I8042_DATA_PORT, 5, &vm->i8042, i8042_pio_read,
+			      i8042_pio_write);
+	if (!ret)
+		ret = add_pio(vm, CMOS_PORT, CMOS_NR_PORTS, &vm->cmos, cmos_pio_read,
+			      cmos_pio_write);
+	return ret;
+}
+
+static void virtio_bus_read(void *opaque, uint64_t off, void *data, uint32_t len)
+{
+	virtio_mmio_read(opaque, off, data, len);
+}
+
+static void virtio_bus_write(void *opaque, uint64_t off, const void *data, uint32_t len)
+{
+	virtio_mmio_write(opaque, off, data, len);
+}
+
+static int attach_virtio(struct vm *vm, const struct vm_virtio_slot *slot, struct cmdline *cl)
+{
+	unsigned int n = vm->nr_virtio;
+	uint64_t base = X86_MMIO_START + (uint64_t)n * VIRTIO_MMIO_WINDOW;
+	uint32_t irq = X86_VIRTIO_IRQ_FIRST + n;
+	struct virtio_mmio_dev *dev = &vm->virtio[n];
+
+	int ret = virtio_mmio_init(dev, slot->ops, slot->opaque, &vm->gm, base, irq);
+	if (ret)
+		return ret;
+	vm->nr_virtio++;
+	struct bus_device d = {
+		.base = base, .len = VIRTIO_MMIO_WINDOW, .opaque = dev,
+		.read = virtio_bus_read, .write = virtio_bus_write,
+	};
+	ret = bus_add(&vm->mmio, &d);
+	if (!ret)
+		ret = hv_vm_irqfd(vm->hv, dev->irq_evt, irq);
+	for (unsigned int q = 0; !ret && q < slot->ops->num_queues; q++)
+		ret = hv_vm_ioeventfd(vm->hv, base + 0x50, 4, q, dev->queue_evt[q]);
+	if (!ret)
+		ret = cmdline_add_virtio_mmio(cl, base, VIRTIO_MMIO_WINDOW, irq);
+	if (ret)
+		log_error("cannot attach virtio device %s: %s", slot->ops->name, strerror(-ret));
+	return ret;
+}
+
+static int load_kernel(struct vm *vm, const struct vm_config *cfg, uint64_t *entry,
+		       struct setup_header *hdr, bool *have_hdr)
+{
+	*have_hdr = false;
+	if (cfg->kernel.kind == VM_KERNEL_BUNDLE) {
+		*entry = cfg->kernel.entry;
+		return 0;
+	}
+	int fmt = kernel_detect_format(cfg->kernel.fd);
+	uint64_t end;
+	if (fmt == KERNEL_FORMAT_ELF)
+		return kernel_load_elf(&vm->gm, cfg->kernel.fd, entry, &end);
+	if (fmt == KERNEL_FORMAT_BZIMAGE) {
+		*have_hdr = true;
+		return kernel_load_bzimage(&vm->gm, cfg->kernel.fd, entry, hdr);
+	}
+	log_error("kernel image format not supported");
+	return fmt < 0 ? fmt : -ENOTSUP;
+}
+
+static int write_boot_data(struct vm *vm, const struct vm_config *cfg, struct cmdline *cl,
+			   uint64_t *entry)
+{
+	struct setup_header hdr;
+	bool have_hdr;
+	int ret = load_kernel(vm, cfg, entry, &hdr, &have_hdr);
+	if (ret) {
+		log_error("cannot load the guest kernel: %s", strerror(-ret));
+		return ret;
+	}
+	const char *s = cmdline_str(cl);
+	size_t len = cmdline_len(cl) + 1;
+	ret = gm_write(&vm->gm, X86_CMDLINE_START, s, len);
+	if (!ret)
+		ret = x86_write_zero_page(&vm->gm, &vm->plan, X86_CMDLINE_START, (uint32_t)len,
+					  0, 0, have_hdr ? &hdr : NULL);
+	if (!ret)
+		ret = x86_write_gdt_idt(&vm->gm);
+	if (!ret)
+		ret = x86_write_page_tables(&vm->gm);
+	if (!ret)
+		ret = x86_write_mptable(&vm->gm, vm->nr_vcpus);
+	if (ret)
+		log_error("cannot write boot structures: %s", strerror(-ret));
+	return ret;
+}
+
+static int configure_vcpu(struct vm *vm, struct vcpu *c, const struct x86_cpuid_entry *cpuid,
+			  unsigned int nr_cpuid, uint64_t entry, bool nested)
+{
+	struct x86_cpuid_entry local[MAX_CPUID_ENTRIES];
+	unsigned int nr = nr_cpuid;
+	memcpy(local, cpuid, nr * sizeof(local[0]));
+	int ret = x86_filter_cpuid(local, &nr, MAX_CPUID_ENTRIES, c->index, vm->nr_vcpus, nested);
+	if (!ret)
+		ret = hv_vcpu_set_cpuid(c->hv, local, nr);
+	if (ret)
+		return ret;
+
+	struct x86_msr msrs[16];
+	unsigned int nr_msrs = x86_boot_msrs(msrs, 16);
+	struct x86_regs regs;
+	struct x86_sregs sregs;
+	struct x86_fpu fpu;
+	x86_boot_regs(&regs, entry);
+	x86_boot_sregs(&sregs);
+	x86_boot_fpu(&fpu);
+	ret = hv_vcpu_set_msrs(c->hv, msrs, nr_msrs);
+	if (!ret)
+		ret = hv_vcpu_set_regs(c->hv, &regs);
+	if (!ret)
+		ret = hv_vcpu_set_sregs(c->hv, &sregs);
+	if (!ret)
+		ret = hv_vcpu_set_fpu(c->hv, &fpu);
+	if (!ret)
+		ret = hv_vcpu_set_lint(c->hv);
+	if (ret)
+		log_error("cannot configure vCPU %u: %s", c->index, strerror(-ret));
+	return ret;
+}
+
+static int setup_vcpus(struct vm *vm, const struct vm_config *cfg, uint64_t entry)
+{
+	struct x86_cpuid_entry cpuid[MAX_CPUID_ENTRIES];
+	unsigned int nr = MAX_CPUID_ENTRIES;
+	int ret = hv_supported_cpuid(vm->hv, cpuid, &nr);
+	if (ret) {
+		log_error("cannot read supported CPUID: %s", strerror(-ret));
+		return ret;
+	}
+	for (unsigned int i = 0; i < vm->nr_vcpus; i++) {
+		struct vcpu *c = &vm->vcpus[i];
+		c->vm = vm;
+		c->index = i;
+		ret = hv_vcpu_create(vm->hv, i, &c->hv);
+		if (!ret)
+			ret = configure_vcpu(vm, c, cpuid, nr, entry, cfg->nested_virt);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+int vm_create(const struct vm_config *cfg, struct vm **out)
+{
+	if (cfg->nr_vcpus == 0 || cfg->nr_vcpus > VM_MAX_VCPUS)
+		return -EINVAL;
+	if (cfg->nr_virtio > VM_MAX_VIRTIO_DEVICES)
+		return -ENOSPC;
+	struct vm *vm = calloc(1, sizeof(*vm));
+	if (!vm)
+		return -ENOMEM;
+	vm->hv_fd = -1;
+	vm->nr_vcpus = cfg->nr_vcpus;
+	atomic_init(&vm->exit_code, EXIT_CODE_UNSET);
+	vm->stop_evt = eventfd(0, EFD_CLOEXEC);
+	if (vm->stop_evt < 0) {
+		free(vm);
+		return -errno;
+	}
+
+	struct cmdline cl;
+	uint64_t entry = 0;
+	int ret = cmdline_init(&cl, X86_CMDLINE_LIMIT);
+	if (!ret)
+		ret = cmdline_append_raw(&cl, cfg->cmdline);
+	if (ret) {
+		log_error("kernel command line rejected: %s", strerror(-ret));
+		goto fail;
+	}
+	ret = hv_open(&vm->hv_fd);
+	if (!ret)
+		ret = hv_vm_create(vm->hv_fd, &vm->hv);
+	if (!ret)
+		ret = setup_memory(vm, cfg);
+	if (!ret)
+		ret = hv_vm_create_irqchip(vm->hv);
+	if (!ret)
+		ret = setup_legacy(vm, cfg);
+	for (unsigned int i = 0; !ret && i < cfg->nr_virtio; i++)
+		ret = attach_virtio(vm, &cfg->virtio[i], &cl);
+	if (!ret)
+		ret = write_boot_data(vm, cfg, &cl, &entry);
+	if (!ret)
+		ret = setup_vcpus(vm, cfg, entry);
+	if (ret)
+		goto fail;
+	*out = vm;
+	return 0;
+fail:
+	vm_destroy(vm);
+	return ret;
+}
+
+static void run_io(struct vm *vm, const struct hv_exit *e)
+{
+	for (uint32_t i = 0; i < e->io.count; i++) {
+		uint8_t *data = e->io.data + (size_t)i * e->io.size;
+		if (e->io.is_write)
+			bus_write(&vm->pio, e->io.port, data, e->io.size);
+		else
+			bus_read(&vm->pio, e->io.port, data, e->io.size);
+	}
+}
+
+static void run_mmio(struct vm *vm, const struct hv_exit *e)
+{
+	if (e->mmio.len > 8)
+		return;
+	if (e->mmio.is_write)
+		bus_write(&vm->mmio, e->mmio.addr, e->mmio.data, e->mmio.len);
+	else
+		bus_read(&vm->mmio, e->mmio.addr, e->mmio.data, e->mmio.len);
+}
+
+/* Returns false when the vCPU must stop. */
+static bool handle_exit(struct vcpu *c, const struct hv_exit *e)
+{
+	struct vm *vm = c->vm;
+	switch (e->reason) {
+	case HV_EXIT_IO:
+		run_io(vm, e);
+		return true;
+	case HV_EXIT_MMIO:
+		run_mmio(vm, e);
+		return true;
+	case HV_EXIT_INTR:
+		return true;
+	case HV_EXIT_HLT:
+	case HV_EXIT_SHUTDOWN:
+	case HV_EXIT_SYSTEM_RESET:
+	case HV_EXIT_SYSTEM_OFF:
+		log_debug("vCPU %u: guest stopped (exit %d)", c->index, e->reason);
+		vm_request_stop(vm, 0);
+		return false;
+	case HV_EXIT_ERROR:
+	case HV_EXIT_OTHER:
+		log_error("vCPU %u: hypervisor exit %u (detail 0x%llx); stopping the VM",
+			  c->index, e->error.code, (unsigned long long)e->error.detail);
+		vm_request_stop(vm, 1);
+		return false;
+	}
+	return false;
+}
+
+static void *vcpu_thread(void *arg)
+{
+	struct vcpu *c = arg;
+	char name[16];
+	snprintf(name, sizeof(name), "vcpu%u", c->index);
+	pthread_setname_np(pthread_self(), name);
+
+	while (!atomic_load(&c->vm->stopping)) {
+		struct hv_exit e;
+		int ret = hv_vcpu_run(c->hv, &e);
+		if (ret) {
+			log_error("vCPU %u: run failed: %s", c->index, strerror(-ret));
+			vm_request_stop(c->vm, 1);
+			break;
+		}
+		if (!handle_exit(c, &e))
+			break;
+	}
+	return NULL;
+}
+
+static int start_vcpus(struct vm *vm)
+{
+	sigset_t all, old;
+	sigfillset(&all);
+	int ret = hv_install_kick_handler();
+	if (ret)
+		return ret;
+	/* vCPU threads take only the kick signal: process signals (SIGTERM,
+	 * SIGINT, SIGWINCH) stay with the thread that called start_enter. */
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	sigset_t vcpu_mask = all;
+	sigdelset(&vcpu_mask, SIGRTMIN);
+	for (unsigned int i = 0; i < vm->nr_vcpus; i++) {
+		pthread_sigmask(SIG_SETMASK, &vcpu_mask, NULL);
+		ret = -pthread_create(&vm->vcpus[i].thread, NULL, vcpu_thread, &vm->vcpus[i]);
+		pthread_sigmask(SIG_SETMASK, &all, NULL);
+		if (ret) {
+			log_error("cannot start vCPU thread: %s", strerror(-ret));
+			break;
+		}
+		vm->vcpus[i].started = true;
+	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return ret;
+}
+
+static void stop_vcpus(struct vm *vm)
+{
+	for (unsigned int i = 0; i < vm->nr_vcpus; i++)
+		if (vm->vcpus[i].started)
+			hv_vcpu_kick(vm->vcpus[i].hv);
+	for (unsigned int i = 0; i < vm->nr_vcpus; i++) {
+		if (!vm->vcpus[i].started)
+			continue;
+		pthread_join(vm->vcpus[i].thread, NULL);
+		vm->vcpus[i].started = false;
+	}
+}
+
+static void wait_for_stop(struct vm *vm)
+{
+	struct pollfd pfd = {.fd = vm->stop_evt, .events = POLLIN};
+	while (!atomic_load(&vm->stopping) || poll(&pfd, 1, 0) == 0) {
+		int r = poll(&pfd, 1, -1);
+		if (r < 0 && errno != EINTR)
+			break;
+		if (r > 0)
+			break;
+	}
+}
+
+int vm_run(struct vm *vm)
+{
+	int ret = start_vcpus(vm);
+	if (ret) {
+		vm_request_stop(vm, 1);
+		stop_vcpus(vm);
+		return ret;
+	}
+	wait_for_stop(vm);
+	stop_vcpus(vm);
+	int code = atomic_load(&vm->exit_code);
+	return code != EXIT_CODE_UNSET ? code : atomic_load(&vm->stop_code);
+}
+
+void vm_destroy(struct vm *vm)
+{
+	if (!vm)
+		return;
+	if (!atomic_load(&vm->stopping))
+		vm_request_stop(vm, 0);
+	stop_vcpus(vm);
+	for (unsigned int i = 0; i < vm->nr_virtio; i++)
+		virtio_mmio_destroy(&vm->virtio[i]);
+	for (unsigned int i = 0; i < vm->nr_vcpus; i++)
+		hv_vcpu_destroy(vm->vcpus[i].hv);
+	hv_vm_destroy(vm->hv);
+	gm_destroy(&vm->gm);
+	if (vm->hv_fd >= 0)
+		close(vm->hv_fd);
+	close(vm->stop_evt);
+	free(vm);
+}
