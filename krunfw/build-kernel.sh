@@ -4,6 +4,10 @@
 # kernel only once.
 #
 # usage: build-kernel.sh [--kind NAME] [--config FRAGMENT] [--patches DIR] OUT_DIR
+#        build-kernel.sh [same options] --lookup
+#
+# --lookup prints the cache entry directory (holding vmlinux, bzImage, config)
+# and exits 0 if this kernel is already built, exits 1 otherwise; it never builds.
 #
 # Defaults build the libkrunfw guest kernel (kind "guest", krunfw/guest-kernel.config,
 # krunfw/patches/). OUT_DIR receives vmlinux, bzImage and config.
@@ -29,8 +33,11 @@ while [ $# -gt 1 ]; do
 	*) break ;;
 	esac
 done
-if [ $# -ne 1 ] || [ "${1#-}" != "$1" ]; then
-	echo "usage: $0 [--kind NAME] [--config FRAGMENT] [--patches DIR|--no-patches] OUT_DIR" >&2
+lookup=0
+if [ $# -eq 1 ] && [ "$1" = --lookup ]; then
+	lookup=1
+elif [ $# -ne 1 ] || [ "${1#-}" != "$1" ]; then
+	echo "usage: $0 [--kind NAME] [--config FRAGMENT] [--patches DIR|--no-patches] OUT_DIR|--lookup" >&2
 	exit 2
 fi
 out_dir=$1
@@ -70,6 +77,11 @@ key=$( {
 } | sha256sum | cut -c1-16)
 
 entry=$cache_root/$kind-$key
+if [ $lookup = 1 ]; then
+	[ -f "$entry/bzImage" ] || exit 1
+	echo "$entry"
+	exit 0
+fi
 mkdir -p "$cache_root" "$out_dir"
 
 publish() {
