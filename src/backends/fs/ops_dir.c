@@ -1,0 +1,201 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * Directory streams.  READDIR offsets are the host's own d_off cookies, so
+ * a listing resumes exactly where the previous reply stopped even after
+ * entries were added or removed in between.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "fs_priv.h"
+
+int fs_op_opendir(struct fs_req *r)
+{
+	struct fuse_open_in in;
+	struct fuse_open_out out;
+	struct fs_inode *ino;
+	int fd, ret = fs_arg(r, &in, sizeof(in));
+
+	if (ret)
+		return ret;
+	ino = fs_inode_get(r->srv, r->h.nodeid);
+	if (!ino)
+		return -ESTALE;
+	memset(&out, 0, sizeof(out));
+	if (ino->vf || !S_ISDIR(ino->type)) {
+		ret = -ENOTDIR;
+	} else {
+		/* "." relative to the O_PATH fd is the directory itself; no
+		 * path walk and no magic link involved. */
+		fd = openat(ino->fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		ret = fd < 0 ? -errno : fs_handle_new(r->srv, ino, fd, true, &out.fh);
+	}
+	if (!ret)
+		ret = fs_reply(r, &out, sizeof(out));
+	fs_inode_put(r->srv, ino);
+	return ret;
+}
+
+int fs_op_releasedir(struct fs_req *r)
+{
+	struct fuse_release_in in;
+	int ret = fs_arg(r, &in, sizeof(in));
+
+	if (!ret)
+		ret = fs_handle_release(r->srv, in.fh);
+	return ret ? ret : fs_reply(r, NULL, 0);
+}
+
+struct dent {
+	uint64_t ino;
+	uint64_t off;
+	uint8_t type;
+	const char *name;
+	size_t namelen;
+};
+
+struct dir_emit {
+	struct fs_req *r;
+	struct fs_inode *dir;
+	bool plus;
+	size_t pos;		/* payload bytes written */
+	size_t limit;		/* payload bytes allowed */
+};
+
+static void put_bytes(struct dir_emit *d, const void *p, size_t len)
+{
+	fs_iov_write(d->r->out, d->r->out_cnt, sizeof(struct fuse_out_header) + d->pos, p, len);
+	d->pos += len;
+}
+
+static void put_dirent(struct dir_emit *d, const struct dent *de)
+{
+	static const char zero[8];
+	struct fuse_dirent fd;
+	size_t len = FUSE_NAME_OFFSET + de->namelen;
+
+	fd.ino = de->ino;
+	fd.off = de->off;
+	fd.namelen = (uint32_t)de->namelen;
+	fd.type = de->type;
+	put_bytes(d, &fd, FUSE_NAME_OFFSET);
+	put_bytes(d, de->name, de->namelen);
+	put_bytes(d, zero, FUSE_DIRENT_ALIGN(len) - len);
+}
+
+static bool is_dot_or_dotdot(const struct dent *de)
+{
+	return (de->namelen == 1 && de->name[0] == '.') ||
+	       (de->namelen == 2 && de->name[0] == '.' && de->name[1] == '.');
+}
+
+/* false when the entry does not fit: the listing stops before it. */
+static bool emit(struct dir_emit *d, const struct dent *de)
+{
+	size_t need = FUSE_DIRENT_ALIGN((d->plus ? FUSE_NAME_OFFSET_DIRENTPLUS : FUSE_NAME_OFFSET) +
+					de->namelen);
+	struct fuse_entry_out e;
+
+	if (need > d->limit - d->pos)
+		return false;
+	if (d->plus) {
+		memset(&e, 0, sizeof(e));
+		/*
+		 * The guest ignores the entry part of "." and ".." and of
+		 * nodeid 0, so those take no lookup reference.  Names that a
+		 * virtual file shadows are left to a real LOOKUP.
+		 */
+		if (!is_dot_or_dotdot(de) &&
+		    !(d->dir == d->r->srv->root && fs_is_vfile_name(d->r->srv, de->name)) &&
+		    fs_lookup_host(d->r->srv, d->dir, de->name, &e) != 0)
+			memset(&e, 0, sizeof(e));
+		put_bytes(d, &e, sizeof(e));
+	}
+	put_dirent(d, de);
+	return true;
+}
+
+/* Returns 1 when the reply is full, 0 at end of buffer, -errno. */
+static int emit_buffer(struct dir_emit *d, const char *buf, size_t len)
+{
+	size_t off = 0;
+
+	while (off + 19 < len) {
+		uint16_t reclen;
+		struct dent de;
+
+		memcpy(&de.ino, buf + off, 8);
+		memcpy(&de.off, buf + off + 8, 8);
+		memcpy(&reclen, buf + off + 16, 2);
+		de.type = (uint8_t)buf[off + 18];
+		if (reclen < 20 || reclen > len - off)
+			return -EIO;
+		de.name = buf + off + 19;
+		de.namelen = strnlen(de.name, reclen - 19);
+		if (!emit(d, &de))
+			return 1;
+		off += reclen;
+	}
+	return 0;
+}
+
+static int read_dir(struct fs_req *r, bool plus)
+{
+	/* linux_dirent64 records: u64 ino, s64 off, u16 reclen, u8 type, name. */
+	union {
+		uint64_t align;
+		char b[8192];
+	} buf;
+	struct fuse_read_in in;
+	struct dir_emit d = { .r = r, .plus = plus };
+	struct fs_handle *h;
+	long n;
+	int ret = fs_arg(r, &in, sizeof(in));
+
+	if (ret)
+		return ret;
+	h = fs_handle_get(r->srv, in.fh);
+	if (!h)
+		return -EBADF;
+	if (!h->dir) {
+		fs_handle_put(r->srv, h);
+		return -ENOTDIR;
+	}
+	d.dir = h->ino;
+	d.limit = r->out_cap > sizeof(struct fuse_out_header)
+			  ? r->out_cap - sizeof(struct fuse_out_header)
+			  : 0;
+	if (d.limit > in.size)
+		d.limit = in.size;
+
+	pthread_mutex_lock(&h->dir_lock);
+	if (in.offset > INT64_MAX || lseek(h->fd, (off_t)in.offset, SEEK_SET) < 0)
+		ret = in.offset > INT64_MAX ? -EINVAL : -errno;
+	while (!ret) {
+		n = syscall(SYS_getdents64, h->fd, buf.b, sizeof(buf.b));
+		if (n <= 0) {
+			ret = n < 0 ? -errno : 0;
+			break;
+		}
+		ret = emit_buffer(&d, buf.b, (size_t)n);
+	}
+	pthread_mutex_unlock(&h->dir_lock);
+	fs_handle_put(r->srv, h);
+	/* Entries already sent may hold lookup references: deliver them. */
+	if (ret < 0 && d.pos == 0)
+		return ret;
+	return fs_reply_hdr(r, d.pos);
+}
+
+int fs_op_readdir(struct fs_req *r)
+{
+	return read_dir(r, false);
+}
+
+int fs_op_readdirplus(struct fs_req *r)
+{
+	return read_dir(r, true);
+}
