@@ -15,6 +15,7 @@
 #include "api/ctx.h"
 #include "api/start.h"
 #include "hv/hv.h"
+#include "kernel/loader.h"
 #include "util/log.h"
 
 #define KRUN_API __attribute__((visibility("default")))
@@ -232,6 +233,23 @@ static int check_readable_file(const char *fn, const char *path)
 	return 0;
 }
 
+/* Refuse a corrupt or unsupported image now rather than at start. */
+static int sniff_kernel(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	int fmt = kernel_detect_format(fd);
+	close(fd);
+	if (fmt == KERNEL_FORMAT_ELF || fmt == KERNEL_FORMAT_BZIMAGE)
+		return 0;
+	if (fmt == -ENOTSUP)
+		log_error("krun_set_kernel: %s is compressed; pass an ELF vmlinux or a bzImage", path);
+	else
+		log_error("krun_set_kernel: %s is not an ELF vmlinux or a bzImage", path);
+	return fmt < 0 ? fmt : -ENOEXEC;
+}
+
 KRUN_API int32_t krun_set_kernel(uint32_t ctx_id, const char *kernel_path, uint32_t kernel_format,
 				 const char *initramfs, const char *cmdline)
 {
@@ -248,6 +266,9 @@ KRUN_API int32_t krun_set_kernel(uint32_t ctx_id, const char *kernel_path, uint3
 		}
 	}
 	int ret = check_readable_file(__func__, kernel_path);
+	if (ret)
+		return ret;
+	ret = sniff_kernel(kernel_path);
 	if (ret)
 		return ret;
 	if (initramfs) {

@@ -15,6 +15,8 @@
 #include "arch/x86_64/boot.h"
 #include "arch/x86_64/cpuid.h"
 #include "arch/x86_64/layout.h"
+#include "arch/x86_64/mem_plan.h"
+#include "arch/x86_64/mptable.h"
 #include "devices/legacy/legacy.h"
 #include "hv/hv.h"
 #include "kernel/cmdline.h"
@@ -94,29 +96,28 @@ static void com1_irq(void *opaque)
 
 static int setup_memory(struct vm *vm, const struct vm_config *cfg)
 {
-	struct x86_kernel_placement kp = {0};
-	if (cfg->kernel.kind == VM_KERNEL_BUNDLE) {
-		kp.present = true;
-		kp.load_addr = cfg->kernel.bundle_gpa;
-		kp.size = cfg->kernel.bundle_size;
-	}
-	int ret = x86_plan_memory(cfg->ram_bytes, &kp, &vm->plan);
+	struct x86_kernel_placement kp = {
+		.load_gpa = cfg->kernel.bundle_gpa,
+		.size = cfg->kernel.bundle_size,
+	};
+	bool bundle = cfg->kernel.kind == VM_KERNEL_BUNDLE;
+	int ret = x86_plan_memory(cfg->ram_bytes, bundle ? &kp : NULL, &vm->plan);
 	if (ret) {
 		log_error("cannot lay out %llu MiB of guest memory: %s",
 			  (unsigned long long)(cfg->ram_bytes >> 20), strerror(-ret));
 		return ret;
 	}
-	for (unsigned int i = 0; i < vm->plan.nr_ram; i++) {
-		ret = gm_alloc_region(&vm->gm, vm->plan.ram[i].gpa, vm->plan.ram[i].size);
+	for (unsigned int i = 0; i < vm->plan.nr_regions; i++) {
+		const struct x86_mem_region *r = &vm->plan.regions[i];
+		if (r->is_kernel)
+			ret = gm_add_region(&vm->gm, r->gpa, cfg->kernel.bundle_host, r->size,
+					    false);
+		else
+			ret = gm_alloc_region(&vm->gm, r->gpa, r->size);
 		if (ret) {
-			log_error("cannot allocate guest RAM: %s", strerror(-ret));
+			log_error("cannot set up guest RAM: %s", strerror(-ret));
 			return ret;
 		}
-	}
-	if (kp.present) {
-		ret = gm_add_region(&vm->gm, kp.load_addr, cfg->kernel.bundle_host, kp.size, false);
-		if (ret)
-			return ret;
 	}
 	for (unsigned int i = 0; i < vm->gm.nr_regions; i++) {
 		const struct gm_region *r = &vm->gm.regions[i];
@@ -139,7 +140,8 @@ static int setup_legacy(struct vm *vm, const struct vm_config *cfg)
 {
 	serial_init(&vm->com1, cfg->serial_out_fd, com1_irq, vm);
 	i8042_init(&vm->i8042, i8042_reset, vm);
-	cmos_init(&vm->cmos, x86_plan_ram_below_4g(&vm->plan), x86_plan_ram_above_4g(&vm->plan));
+	uint64_t above = vm->plan.ram_end > X86_MMIO_GAP_END ? vm->plan.ram_end - X86_MMIO_GAP_END : 0;
+	cmos_init(&vm->cmos, vm->plan.low_end, above);
 	int ret = add_pio(vm, SERIAL_COM1_BASE, SERIAL_NR_PORTS, &vm->com1,
 			  serial_pio_read, serial_pio_write);
 	if (!ret)
@@ -164,7 +166,7 @@ static void virtio_bus_write(void *opaque, uint64_t off, const void *data, uint3
 static int attach_virtio(struct vm *vm, const struct vm_virtio_slot *slot, struct cmdline *cl)
 {
 	unsigned int n = vm->nr_virtio;
-	uint64_t base = X86_MMIO_START + (uint64_t)n * VIRTIO_MMIO_WINDOW;
+	uint64_t base = X86_VIRTIO_MMIO_BASE + (uint64_t)n * VIRTIO_MMIO_WINDOW;
 	uint32_t irq = X86_VIRTIO_IRQ_FIRST + n;
 	struct virtio_mmio_dev *dev = &vm->virtio[n];
 
@@ -202,7 +204,7 @@ static int load_kernel(struct vm *vm, const struct vm_config *cfg, uint64_t *ent
 		return kernel_load_elf(&vm->gm, cfg->kernel.fd, entry, &end);
 	if (fmt == KERNEL_FORMAT_BZIMAGE) {
 		*have_hdr = true;
-		return kernel_load_bzimage(&vm->gm, cfg->kernel.fd, entry, hdr);
+		return kernel_load_bzimage(&vm->gm, cfg->kernel.fd, entry, &end, hdr);
 	}
 	log_error("kernel image format not supported");
 	return fmt < 0 ? fmt : -ENOTSUP;
@@ -220,9 +222,9 @@ static int write_boot_data(struct vm *vm, const struct vm_config *cfg, struct cm
 	}
 	const char *s = cmdline_str(cl);
 	size_t len = cmdline_len(cl) + 1;
-	ret = gm_write(&vm->gm, X86_CMDLINE_START, s, len);
+	ret = gm_write(&vm->gm, X86_CMDLINE_ADDR, s, len);
 	if (!ret)
-		ret = x86_write_zero_page(&vm->gm, &vm->plan, X86_CMDLINE_START, (uint32_t)len,
+		ret = x86_write_zero_page(&vm->gm, &vm->plan, X86_CMDLINE_ADDR, (uint32_t)len,
 					  0, 0, have_hdr ? &hdr : NULL);
 	if (!ret)
 		ret = x86_write_gdt_idt(&vm->gm);
@@ -291,6 +293,28 @@ static int setup_vcpus(struct vm *vm, const struct vm_config *cfg, uint64_t entr
 	return 0;
 }
 
+/* Splits a caller's command line into tokens the builder can check. */
+static int append_cmdline(struct cmdline *cl, const char *s)
+{
+	char token[CMDLINE_GUEST_LIMIT + 1];
+	while (*s) {
+		while (*s == ' ')
+			s++;
+		size_t n = strcspn(s, " ");
+		if (n == 0)
+			break;
+		if (n >= sizeof(token))
+			return -E2BIG;
+		memcpy(token, s, n);
+		token[n] = 0;
+		int ret = cmdline_append(cl, token);
+		if (ret)
+			return ret;
+		s += n;
+	}
+	return 0;
+}
+
 int vm_create(const struct vm_config *cfg, struct vm **out)
 {
 	if (cfg->nr_vcpus == 0 || cfg->nr_vcpus > VM_MAX_VCPUS)
@@ -311,9 +335,9 @@ int vm_create(const struct vm_config *cfg, struct vm **out)
 
 	struct cmdline cl;
 	uint64_t entry = 0;
-	int ret = cmdline_init(&cl, X86_CMDLINE_LIMIT);
+	int ret = cmdline_init(&cl, CMDLINE_GUEST_LIMIT);
 	if (!ret)
-		ret = cmdline_append_raw(&cl, cfg->cmdline);
+		ret = append_cmdline(&cl, cfg->cmdline);
 	if (ret) {
 		log_error("kernel command line rejected: %s", strerror(-ret));
 		goto fail;

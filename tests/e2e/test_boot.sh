@@ -1,0 +1,50 @@
+#!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
+# End-to-end: boot the bundled kernel with 1 and 4 vCPUs, 128 and 2048 MiB,
+# and check from its console what a user would: the kernel version, the CPUs
+# it brought up, the memory it saw, and that the VM ends by itself with
+# status 0 when the kernel reboots (no root filesystem: panic=-1 reboots).
+set -u
+probe=${1:?boot_probe}
+export KRUN_KRUNFW_PATH=${2:?libkrunfw.so.5}
+out=$(mktemp -d)
+trap 'rm -rf "$out"' EXIT
+
+result() { # status name [detail]
+	if [ "$1" -eq 0 ]; then echo "PASS $2"; else echo "FAIL $2${3:+: $3}"; fi
+}
+
+boot() { # vcpus ram
+	local log=$out/boot-$1-$2.log
+	timeout 300 "$probe" "$1" "$2" >"$log" 2>"$log.err"
+	echo $? >"$log.status"
+}
+
+check() { # vcpus ram
+	local v=$1 m=$2 log=$out/boot-$1-$2.log name="boot_${1}cpu_${2}MiB"
+	local status
+	status=$(cat "$log.status")
+	grep -q "Linux version 6\.1\." "$log"
+	result $? "$name: kernel version printed"
+	local cpus="CPUs"
+	[ "$v" -eq 1 ] && cpus="CPU"
+	grep -q "Brought up 1 node, $v $cpus" "$log"
+	result $? "$name: $v vCPU(s) brought up" "$(grep -m1 'Brought up' "$log")"
+	# "Memory: 106780K/130684K available": the second figure is what the
+	# kernel found in the e820 map.
+	local total
+	total=$(sed -n 's/.*Memory: [0-9]*K\/\([0-9]*\)K available.*/\1/p' "$log" | head -1)
+	local want=$((m * 1024))
+	[ -n "$total" ] && [ "$total" -le "$want" ] && [ "$total" -ge $((want * 95 / 100)) ]
+	result $? "$name: guest sees ~${m} MiB" "kernel saw ${total:-nothing}K, asked ${want}K"
+	[ "$status" -eq 0 ]
+	result $? "$name: VM ends by itself with status 0" "status $status"
+	if [ "$status" -ne 0 ] || [ -z "$total" ]; then
+		echo "--- console of $name"; tail -30 "$log"; echo "--- stderr"; tail -10 "$log.err"
+	fi
+}
+
+for cfg in "1 128" "4 128" "1 2048" "4 2048"; do
+	boot $cfg
+	check $cfg
+done

@@ -1,0 +1,140 @@
+// SPDX-License-Identifier: Apache-2.0
+/* API argument checking: every bad input is a negative errno, never a crash. */
+#include "../test.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libkrun.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static char tmpdir[] = "/tmp/krun-api-XXXXXX";
+
+static char *tmp_file(const char *name, const void *data, size_t len)
+{
+	static char path[256];
+	snprintf(path, sizeof(path), "%s/%s", tmpdir, name);
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	if (fd >= 0) {
+		if (write(fd, data, len) != (ssize_t)len)
+			CHECK(0);
+		close(fd);
+	}
+	return path;
+}
+
+static void test_contexts(void)
+{
+	int a = krun_create_ctx(), b = krun_create_ctx();
+	CHECK(a >= 0);
+	CHECK(b >= 0);
+	CHECK(a != b);
+	CHECK_EQ(krun_free_ctx((uint32_t)a), 0);
+	CHECK_EQ(krun_free_ctx((uint32_t)a), -ENOENT);
+	CHECK_EQ(krun_free_ctx(999999), -ENOENT);
+	CHECK_EQ(krun_set_vm_config(999999, 1, 128), -ENOENT);
+	CHECK_EQ(krun_start_enter(999999), -ENOENT);
+	CHECK_EQ(krun_free_ctx((uint32_t)b), 0);
+}
+
+static void test_vm_config(void)
+{
+	uint32_t c = (uint32_t)krun_create_ctx();
+	CHECK_EQ(krun_set_vm_config(c, 0, 128), -EINVAL);
+	CHECK_EQ(krun_set_vm_config(c, 17, 128), -EINVAL);
+	CHECK_EQ(krun_set_vm_config(c, 1, 0), -EINVAL);
+	CHECK_EQ(krun_set_vm_config(c, 1, 16), -EINVAL);
+	CHECK_EQ(krun_set_vm_config(c, 1, UINT32_MAX), -EINVAL);
+	CHECK_EQ(krun_set_vm_config(c, 4, 256), 0);
+	CHECK_EQ(krun_set_vm_config(c, 16, 128), 0);
+	krun_free_ctx(c);
+}
+
+static void test_kernel_files(void)
+{
+	uint32_t c = (uint32_t)krun_create_ctx();
+	CHECK_EQ(krun_set_kernel(c, NULL, KRUN_KERNEL_FORMAT_ELF, NULL, NULL), -EINVAL);
+	CHECK_EQ(krun_set_kernel(c, "/nonexistent/vmlinux", KRUN_KERNEL_FORMAT_ELF, NULL, NULL),
+		 -ENOENT);
+	CHECK_EQ(krun_set_kernel(c, tmpdir, KRUN_KERNEL_FORMAT_ELF, NULL, NULL), -EINVAL);
+	char *garbage = tmp_file("garbage", "this is not a kernel at all, honestly", 37);
+	CHECK_EQ(krun_set_kernel(c, garbage, KRUN_KERNEL_FORMAT_ELF, NULL, NULL), -ENOEXEC);
+	CHECK_EQ(krun_set_kernel(c, garbage, 99, NULL, NULL), -EINVAL);
+	CHECK_EQ(krun_set_kernel(c, garbage, KRUN_KERNEL_FORMAT_IMAGE_ZSTD, NULL, NULL),
+		 -ENOTSUP);
+	char *empty = tmp_file("empty", "", 0);
+	CHECK(krun_set_kernel(c, empty, KRUN_KERNEL_FORMAT_ELF, NULL, NULL) < 0);
+	CHECK_EQ(krun_set_kernel_console(c, NULL), -EINVAL);
+	CHECK_EQ(krun_set_kernel_console(c, "ttyS0 quiet"), -EINVAL);
+	CHECK_EQ(krun_set_kernel_console(c, "hvc0"), 0);
+	krun_free_ctx(c);
+}
+
+static void test_logging_and_features(void)
+{
+	CHECK_EQ(krun_init_log(0, 1, 0, 0), -EINVAL);
+	CHECK_EQ(krun_init_log(-5, 1, 0, 0), -EINVAL);
+	CHECK_EQ(krun_init_log(-1, 1, 7, 0), -EINVAL);
+	CHECK_EQ(krun_init_log(-1, 1, 0, 0x100), -EINVAL);
+	CHECK_EQ(krun_init_log(-1, KRUN_LOG_LEVEL_OFF, 0, 0), 0);
+	CHECK_EQ(krun_set_log_level(99), 0);
+	krun_set_log_level(KRUN_LOG_LEVEL_OFF);
+	CHECK_EQ(krun_has_feature(KRUN_FEATURE_INIT_BLOB), 1);
+	CHECK_EQ(krun_has_feature(KRUN_FEATURE_AMD_SEV), 0);
+	CHECK_EQ(krun_has_feature(12345), -EINVAL);
+}
+
+static void test_workload_arguments(void)
+{
+	uint32_t c = (uint32_t)krun_create_ctx();
+	const char *args[] = {"-c", "true", NULL};
+	CHECK_EQ(krun_set_exec(c, NULL, args, NULL), -EINVAL);
+	CHECK_EQ(krun_set_exec(c, "/bin/sh", args, NULL), 0);
+	CHECK_EQ(krun_set_exec(c, "/bin/sh", NULL, NULL), 0);
+	CHECK_EQ(krun_set_workdir(c, NULL), -EINVAL);
+	CHECK_EQ(krun_set_rlimits(c, NULL), -EINVAL);
+	const char *bad_rl[] = {"RLIMIT_NOFILE", NULL};
+	CHECK_EQ(krun_set_rlimits(c, bad_rl), -EINVAL);
+	const char *good_rl[] = {"RLIMIT_NOFILE=1024:2048", NULL};
+	CHECK_EQ(krun_set_rlimits(c, good_rl), 0);
+	CHECK_EQ(krun_set_root(c, NULL), -EINVAL);
+	CHECK_EQ(krun_set_root(c, "/nonexistent-root"), -ENOENT);
+	char *file = tmp_file("plain", "x", 1);
+	CHECK_EQ(krun_set_root(c, file), -ENOTDIR);
+	CHECK_EQ(krun_set_root(c, tmpdir), 0);
+	CHECK_EQ(krun_set_root(c, tmpdir), -EEXIST);
+	CHECK_EQ(krun_add_virtiofs(c, NULL, tmpdir), -EINVAL);
+	CHECK_EQ(krun_add_virtiofs(c, "a-tag-that-is-much-longer-than-thirty-six-bytes", tmpdir),
+		 -EINVAL);
+	CHECK_EQ(krun_add_virtiofs3(c, "data", tmpdir, 0, true), 0);
+	CHECK_EQ(krun_set_console_output(c, NULL), -EINVAL);
+	CHECK_EQ(krun_add_virtio_console_default(c, 12345, 1, 2), -EBADF);
+	krun_free_ctx(c);
+}
+
+static void test_unimplemented_say_so(void)
+{
+	uint32_t c = (uint32_t)krun_create_ctx();
+	CHECK_EQ(krun_add_disk(c, "d", "/dev/null", true), -ENOSYS);
+	CHECK_EQ(krun_add_vsock_port(c, 1, "/tmp/x"), -ENOSYS);
+	CHECK_EQ(krun_set_mapped_volumes(c, NULL), -EINVAL);
+	krun_free_ctx(c);
+}
+
+int main(void)
+{
+	if (!mkdtemp(tmpdir))
+		return 1;
+	krun_set_log_level(KRUN_LOG_LEVEL_OFF);
+	RUN_TEST(test_contexts);
+	RUN_TEST(test_vm_config);
+	RUN_TEST(test_kernel_files);
+	RUN_TEST(test_logging_and_features);
+	RUN_TEST(test_workload_arguments);
+	RUN_TEST(test_unimplemented_say_so);
+	char cmd[300];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
+	if (system(cmd) != 0)
+		return 1;
+	TEST_MAIN_END();
+}
