@@ -1,0 +1,22 @@
+#!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
+# Installs the Debian 12 packages needed to build and test (run as root).
+set -euo pipefail
+export DEBIAN_FRONTEND=noninteractive
+packages=(
+	# build
+	build-essential meson ninja-build pkg-config python3 file
+	# guest and test-host kernels from Debian's source package
+	linux-source-6.1 flex bison bc libelf-dev libssl-dev xz-utils cpio kmod
+	# the nested test host (QEMU TCG with SVM) and the peer VMM for benchmarks
+	qemu-system-x86 qemu-system-common
+	# demo and test root filesystems
+	busybox-static
+)
+missing=()
+for p in "${packages[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}"
