@@ -58,8 +58,12 @@ struct virtio_mmio_dev {
 	uint64_t driver_features;
 	uint32_t queue_sel;
 	uint32_t config_generation;
+	uint32_t shm_sel;
 	bool activated;
 	_Atomic uint32_t interrupt_status;
+	/* Set by device threads (virtio_mmio_set_broken), which never take
+	 * dev->lock: reset joins them while holding it.  Read as status bit 0x40. */
+	_Atomic bool needs_reset;
 
 	int irq_evt;
 	int queue_evt[VIRTIO_MMIO_MAX_QUEUES];
@@ -80,7 +84,8 @@ bool virtio_mmio_has_feature(const struct virtio_mmio_dev *dev, unsigned int bit
 void virtio_mmio_notify_queue(struct virtio_mmio_dev *dev, unsigned int q);
 /* Raise a configuration-change interrupt. */
 void virtio_mmio_notify_config(struct virtio_mmio_dev *dev);
-/* A guest protocol violation: set DEVICE_NEEDS_RESET and tell the driver. */
+/* A guest protocol violation: set DEVICE_NEEDS_RESET and tell the driver.
+ * Safe from device threads (lock-free). */
 void virtio_mmio_set_broken(struct virtio_mmio_dev *dev);
 
 #endif
