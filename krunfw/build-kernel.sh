@@ -19,6 +19,10 @@
 #   KRUN_KERNEL_KEEP_TREE=1  keep the build tree next to the cache entry
 set -euo pipefail
 
+# The whole body is one compound command so bash parses it completely before
+# running: editing this file during a long build must not derail that build.
+{
+
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 kind=guest
 fragment=$here/guest-kernel.config
@@ -158,3 +162,5 @@ rm -rf "$entry"
 mv "$tmp_entry" "$entry"
 echo "build-kernel.sh ($kind): built in $(( $(date +%s) - start )) s"
 publish
+exit 0
+}
