@@ -134,7 +134,7 @@ static int reopen_nonblock(int fd, bool for_write)
 		close(nfd);
 		return ret;
 	}
-	log_debug("console: fd %d set O_NONBLOCK (could not reopen)\n", fd);
+	log_debug("console: fd %d set O_NONBLOCK (could not reopen)", fd);
 	return nfd;
 }
 
@@ -258,7 +258,7 @@ static void out_arm(struct virtio_console *con, struct port *p, unsigned int id,
 		return;
 	}
 	if (ep_add(con, p->out_fd, EPOLLOUT, tag(TAG_OUT, id)) < 0) {
-		log_warn("console: port %u: cannot poll output; dropping it\n", id);
+		log_warn("console: port %u: cannot poll output; dropping it", id);
 		p->out_failed = true;
 		return;
 	}
@@ -312,7 +312,7 @@ static void ctrl_queue_msg(struct virtio_console *con, uint32_t id, uint16_t eve
 		}
 	}
 	if (con->ctrl_count == CTRL_RING) {
-		log_warn("console: control queue full, message dropped\n");
+		log_warn("console: control queue full, message dropped");
 		return;
 	}
 	con->ctrl[(con->ctrl_head + con->ctrl_count++) % CTRL_RING] =
@@ -352,7 +352,7 @@ static void ctrl_flush(struct virtio_console *con)
 		size_t n = ctrl_build(con, &con->ctrl[con->ctrl_head], buf);
 		size_t done = vq_chain_write(&con->ctrl_chain, 0, buf, n);
 		if (done < n)
-			log_debug("console: control buffer too small (%zu < %zu)\n", done, n);
+			log_debug("console: control buffer too small (%zu < %zu)", done, n);
 		vq_push(queue(con, CTRL_RX_Q), con->ctrl_chain.head, (uint32_t)done);
 		con->ctrl_head = (con->ctrl_head + 1) % CTRL_RING;
 		con->ctrl_count--;
@@ -385,7 +385,7 @@ static void ctrl_handle(struct virtio_console *con, const struct virtio_console_
 
 	if (event == VIRTIO_CONSOLE_DEVICE_READY) {
 		if (value != 1) {
-			log_warn("console: guest driver failed to initialise\n");
+			log_warn("console: guest driver failed to initialise");
 			return;
 		}
 		for (unsigned int i = 0; i < con->nr_ports; i++)
@@ -393,7 +393,7 @@ static void ctrl_handle(struct virtio_console *con, const struct virtio_console_
 		return;
 	}
 	if (id >= con->nr_ports) {
-		log_debug("console: control event %u for unknown port %u\n", event, id);
+		log_debug("console: control event %u for unknown port %u", event, id);
 		return;
 	}
 	switch (event) {
@@ -401,14 +401,14 @@ static void ctrl_handle(struct virtio_console *con, const struct virtio_console_
 		if (value == 1)
 			port_ready(con, id);
 		else
-			log_warn("console: guest failed to add port %u\n", id);
+			log_warn("console: guest failed to add port %u", id);
 		break;
 	case VIRTIO_CONSOLE_PORT_OPEN:
 		con->ports[id].guest_open = value;
 		port_service(con, id);
 		break;
 	default:
-		log_debug("console: ignored control event %u\n", event);
+		log_debug("console: ignored control event %u", event);
 		break;
 	}
 }
@@ -425,7 +425,7 @@ static void ctrl_tx_service(struct virtio_console *con)
 		if (n == sizeof(h))
 			ctrl_handle(con, &h);
 		else
-			log_debug("console: short control message\n");
+			log_debug("console: short control message");
 	}
 	ctrl_flush(con);
 }
@@ -489,7 +489,7 @@ static void rx_service(struct virtio_console *con, unsigned int id)
 		}
 		if (n <= 0) {
 			if (n < 0)
-				log_debug("console: port %u input error: %s\n", id,
+				log_debug("console: port %u input error: %s", id,
 					  strerror(errno));
 			port_eof(con, p, id);
 			break;
@@ -526,7 +526,7 @@ static int tx_flush(struct port *p, unsigned int id)
 			return -EAGAIN;
 		if (n < 0) {
 			/* The reader went away: keep the guest running. */
-			log_warn("console: port %u output: %s; discarding\n", id,
+			log_warn("console: port %u output: %s; discarding", id,
 				 strerror(errno));
 			p->out_failed = true;
 			break;
@@ -658,7 +658,7 @@ static void *worker(void *arg)
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
-			log_error("console: epoll_wait: %s\n", strerror(errno));
+			log_error("console: epoll_wait: %s", strerror(errno));
 			break;
 		}
 		for (int i = 0; i < n && !con->stopping; i++)

@@ -77,7 +77,7 @@ static void *worker(void *arg)
 		if (poll(pfd, 2, -1) < 0) {
 			if (errno == EINTR)
 				continue;
-			log_error("rng: poll: %s\n", strerror(errno));
+			log_error("rng: poll: %s", strerror(errno));
 			return NULL;
 		}
 		if (pfd[0].revents)

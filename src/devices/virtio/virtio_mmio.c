@@ -122,7 +122,7 @@ static void raise_irq(struct virtio_mmio_dev *dev, uint32_t bit)
 	atomic_fetch_or(&dev->interrupt_status, bit);
 	/* EAGAIN means the counter is saturated: the interrupt is pending. */
 	if (eventfd_write(dev->irq_evt, 1) < 0 && errno != EAGAIN)
-		log_debug("%s: irq eventfd write failed\n", dev->ops->name);
+		log_debug("%s: irq eventfd write failed", dev->ops->name);
 }
 
 void virtio_mmio_notify_queue(struct virtio_mmio_dev *dev, unsigned int q)
@@ -143,7 +143,7 @@ void virtio_mmio_set_broken(struct virtio_mmio_dev *dev)
 {
 	if (atomic_exchange(&dev->needs_reset, true))
 		return;
-	log_warn("%s: device needs reset\n", dev->ops->name);
+	log_warn("%s: device needs reset", dev->ops->name);
 	raise_irq(dev, VIRTIO_MMIO_INT_CONFIG);
 }
 
@@ -203,7 +203,7 @@ static uint32_t reg_read(struct virtio_mmio_dev *dev, uint64_t off)
 	case VIRTIO_MMIO_CONFIG_GENERATION:
 		return __atomic_load_n(&dev->config_generation, __ATOMIC_ACQUIRE);
 	default:
-		log_debug("%s: read of write-only/unknown register 0x%llx\n",
+		log_debug("%s: read of write-only/unknown register 0x%llx",
 			  dev->ops->name, (unsigned long long)off);
 		return 0;
 	}
@@ -234,7 +234,7 @@ static bool activate_queues(struct virtio_mmio_dev *dev)
 		if (!vq->ready)
 			continue;
 		if (vq_activate(vq, dev->gm, dev->ops->queue_max_size, event_idx)) {
-			log_warn("%s: queue %u: invalid size or ring address\n",
+			log_warn("%s: queue %u: invalid size or ring address",
 				 dev->ops->name, i);
 			return false;
 		}
@@ -249,7 +249,7 @@ static void driver_ok(struct virtio_mmio_dev *dev)
 	if (activate_queues(dev))
 		ret = dev->ops->activate(dev->opaque, dev);
 	if (ret) {
-		log_warn("%s: activation failed (%d)\n", dev->ops->name, ret);
+		log_warn("%s: activation failed (%d)", dev->ops->name, ret);
 		atomic_store(&dev->needs_reset, true);
 		return;
 	}
@@ -281,7 +281,7 @@ static void write_status(struct virtio_mmio_dev *dev, uint32_t val)
 
 	uint32_t old = dev->status;
 	if (!status_step_ok(old, val)) {
-		log_debug("%s: invalid status transition 0x%x -> 0x%x\n", dev->ops->name,
+		log_debug("%s: invalid status transition 0x%x -> 0x%x", dev->ops->name,
 			  old, val);
 		return;
 	}
@@ -289,7 +289,7 @@ static void write_status(struct virtio_mmio_dev *dev, uint32_t val)
 
 	if ((added & VIRTIO_CONFIG_S_FEATURES_OK) &&
 	    !virtio_mmio_has_feature(dev, VIRTIO_F_VERSION_1)) {
-		log_warn("%s: driver did not accept VIRTIO_F_VERSION_1\n", dev->ops->name);
+		log_warn("%s: driver did not accept VIRTIO_F_VERSION_1", dev->ops->name);
 		val &= ~(uint32_t)(VIRTIO_CONFIG_S_FEATURES_OK | VIRTIO_CONFIG_S_DRIVER_OK);
 		added &= val;
 	}
@@ -302,7 +302,7 @@ static void write_driver_features(struct virtio_mmio_dev *dev, uint32_t val)
 {
 	if (!(dev->status & VIRTIO_CONFIG_S_DRIVER) ||
 	    (dev->status & VIRTIO_CONFIG_S_FEATURES_OK)) {
-		log_debug("%s: driver features written in wrong state\n", dev->ops->name);
+		log_debug("%s: driver features written in wrong state", dev->ops->name);
 		return;
 	}
 	uint64_t offered = offered_features(dev);
@@ -337,7 +337,7 @@ static void write_queue_reg(struct virtio_mmio_dev *dev, uint64_t off, uint32_t 
 	struct virtqueue *vq = sel_queue(dev);
 
 	if (!vq || !queue_writable(dev)) {
-		log_debug("%s: queue register 0x%llx written in wrong state\n",
+		log_debug("%s: queue register 0x%llx written in wrong state",
 			  dev->ops->name, (unsigned long long)off);
 		return;
 	}
@@ -373,11 +373,11 @@ static void write_queue_reg(struct virtio_mmio_dev *dev, uint64_t off, uint32_t 
 static void queue_notify(struct virtio_mmio_dev *dev, uint32_t q)
 {
 	if (q >= dev->ops->num_queues) {
-		log_debug("%s: notify of unknown queue %u\n", dev->ops->name, q);
+		log_debug("%s: notify of unknown queue %u", dev->ops->name, q);
 		return;
 	}
 	if (eventfd_write(dev->queue_evt[q], 1) < 0 && errno != EAGAIN)
-		log_debug("%s: queue eventfd write failed\n", dev->ops->name);
+		log_debug("%s: queue eventfd write failed", dev->ops->name);
 }
 
 static void reg_write(struct virtio_mmio_dev *dev, uint64_t off, uint32_t val)
@@ -418,7 +418,7 @@ static void reg_write(struct virtio_mmio_dev *dev, uint64_t off, uint32_t val)
 		dev->shm_sel = val;
 		break;
 	default:
-		log_debug("%s: write to read-only/unknown register 0x%llx\n",
+		log_debug("%s: write to read-only/unknown register 0x%llx",
 			  dev->ops->name, (unsigned long long)off);
 		break;
 	}
@@ -436,7 +436,7 @@ void virtio_mmio_read(struct virtio_mmio_dev *dev, uint64_t offset, void *data, 
 	if (offset >= VIRTIO_MMIO_CONFIG) {
 		uint64_t off = offset - VIRTIO_MMIO_CONFIG;
 		if (!config_access_ok(dev, off, len) || !dev->ops->read_config) {
-			log_debug("%s: bad config read at 0x%llx/%u\n", dev->ops->name,
+			log_debug("%s: bad config read at 0x%llx/%u", dev->ops->name,
 				  (unsigned long long)offset, len);
 			memset(data, 0, len);
 			return;
@@ -447,7 +447,7 @@ void virtio_mmio_read(struct virtio_mmio_dev *dev, uint64_t offset, void *data, 
 		return;
 	}
 	if (len != 4 || (offset & 3)) {
-		log_debug("%s: bad register read at 0x%llx/%u\n", dev->ops->name,
+		log_debug("%s: bad register read at 0x%llx/%u", dev->ops->name,
 			  (unsigned long long)offset, len);
 		memset(data, 0, len);
 		return;
@@ -464,7 +464,7 @@ void virtio_mmio_write(struct virtio_mmio_dev *dev, uint64_t offset, const void 
 	if (offset >= VIRTIO_MMIO_CONFIG) {
 		uint64_t off = offset - VIRTIO_MMIO_CONFIG;
 		if (!config_access_ok(dev, off, len)) {
-			log_debug("%s: bad config write at 0x%llx/%u\n", dev->ops->name,
+			log_debug("%s: bad config write at 0x%llx/%u", dev->ops->name,
 				  (unsigned long long)offset, len);
 			return;
 		}
@@ -475,7 +475,7 @@ void virtio_mmio_write(struct virtio_mmio_dev *dev, uint64_t offset, const void 
 		return;
 	}
 	if (len != 4 || (offset & 3)) {
-		log_debug("%s: bad register write at 0x%llx/%u\n", dev->ops->name,
+		log_debug("%s: bad register write at 0x%llx/%u", dev->ops->name,
 			  (unsigned long long)offset, len);
 		return;
 	}

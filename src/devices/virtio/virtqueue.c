@@ -74,7 +74,7 @@ static uint16_t *avail_event_ptr(const struct virtqueue *vq)
 static int vq_fail(struct virtqueue *vq, const char *why)
 {
 	if (!vq->broken)
-		log_warn("virtqueue: guest driver error (%s); queue stopped\n", why);
+		log_warn("virtqueue: guest driver error (%s); queue stopped", why);
 	vq->broken = true;
 	return -EIO;
 }
