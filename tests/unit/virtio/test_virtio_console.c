@@ -329,6 +329,14 @@ static void test_data_and_eof(void)
 	CHECK_EQ(write(in_pipe[P_CON][1], "\003", 1), 1);
 	CHECK(vdrv_wait_used(&t.d, rxq(P_CON), &head, &len));
 	CHECK_EQ(len, 1);
+
+	/* The host reader goes away: output is discarded, no SIGPIPE death,
+	 * the guest keeps getting its buffers back. */
+	close(out_pipe[P_ERR][0]);
+	out_pipe[P_ERR][0] = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	guest_write(P_ERR, "lost", 4);
+	guest_write(P_ERR, "lost", 4);
+	CHECK(!(vdrv_r(&t.d, VIRTIO_MMIO_STATUS) & VIRTIO_CONFIG_S_NEEDS_RESET));
 	down();
 	close_pipes();
 }
