@@ -4,13 +4,20 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <sys/signalfd.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include "backends/fs/fuse_server.h"
+#include "devices/virtio/console.h"
 #include "devices/virtio/fs.h"
+#include "devices/virtio/rng.h"
 #include "init/init_blob.h"
 #include "init/workload.h"
 #include "kernel/krunfw.h"
@@ -32,7 +39,20 @@ struct start_state {
 	struct fuse_server *root_server;
 	uint8_t *workload;
 	size_t workload_len;
+
+	struct virtio_console *console;
+	struct virtio_rng *rng;
+	int tty_fd;			/* the terminal we put in raw mode, or -1 */
+	struct termios saved_tty;
+	int size_fd;			/* terminal to take the window size from */
+	int signal_pipe[2];		/* host signals -> guest init, one byte each */
+	int signal_fd;
+	sigset_t saved_mask;
+	bool mask_saved;
 };
+
+/* Signals a local process would get that we pass on to the workload. */
+static const int relayed_signals[] = {SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2};
 
 int start_check_rlimits(const char *const *rlimits)
 {
@@ -87,7 +107,8 @@ static bool has_root_share(const struct krun_ctx *c)
 static int build_cmdline(struct start_state *st)
 {
 	struct krun_ctx *c = st->ctx;
-	const char *console = c->kernel_console ? c->kernel_console : "ttyS0";
+	const char *console = c->kernel_console ? c->kernel_console
+				: st->console ? "hvc0" : "ttyS0";
 	int n;
 	if (c->kernel_cmdline) {
 		/* A caller-supplied command line replaces our defaults, as upstream. */
@@ -204,6 +225,155 @@ static int create_shares(struct start_state *st)
 	return 0;
 }
 
+static int first_tty(int a, int b, int c)
+{
+	if (a >= 0 && isatty(a))
+		return a;
+	if (b >= 0 && isatty(b))
+		return b;
+	if (c >= 0 && isatty(c))
+		return c;
+	return -1;
+}
+
+/*
+ * Console ports as upstream lays them out: port 0 is the guest's console
+ * (hvc0), on the terminal when there is one; every standard stream that is
+ * not a terminal gets its own named port so pipes and files keep stdout and
+ * stderr apart and stdin's EOF reaches the workload.  An extra input port
+ * carries relayed signals to the init.
+ */
+static int add_console_ports(struct start_state *st, int in, int out, int err)
+{
+	struct virtio_console *con = st->console;
+	int tty_in = in >= 0 && isatty(in) ? in : -1;
+	int tty_out = out >= 0 && isatty(out) ? out : -1;
+	int ret = virtio_console_add_port(con, NULL, tty_in, tty_out >= 0 ? tty_out : err, true);
+	if (ret >= 0 && in >= 0 && tty_in < 0)
+		ret = virtio_console_add_port(con, "krun-stdin", in, -1, false);
+	if (ret >= 0 && out >= 0 && tty_out < 0)
+		ret = virtio_console_add_port(con, "krun-stdout", -1, out, false);
+	if (ret >= 0 && err >= 0 && !isatty(err))
+		ret = virtio_console_add_port(con, "krun-stderr", -1, err, false);
+	if (ret >= 0)
+		ret = virtio_console_add_port(con, "krun-signals", st->signal_pipe[0], -1, false);
+	st->size_fd = first_tty(in, out, err);
+	if (tty_in >= 0)
+		st->tty_fd = tty_in;
+	return ret < 0 ? ret : 0;
+}
+
+static int add_output_file_console(struct start_state *st, const char *path)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		int err = errno;
+		log_error("console output %s: %s", path, strerror(err));
+		return -err;
+	}
+	int ret = virtio_console_add_port(st->console, NULL, -1, fd, true);
+	if (ret >= 0)
+		ret = virtio_console_add_port(st->console, "krun-signals", st->signal_pipe[0], -1,
+					      false);
+	close(fd);
+	return ret < 0 ? ret : 0;
+}
+
+static void apply_window_size(struct start_state *st)
+{
+	struct winsize ws;
+	if (st->size_fd >= 0 && ioctl(st->size_fd, TIOCGWINSZ, &ws) == 0)
+		virtio_console_resize(st->console, ws.ws_col, ws.ws_row);
+}
+
+static int create_console(struct start_state *st)
+{
+	const struct krun_ctx *c = st->ctx;
+	if (!c->implicit_console && !c->has_default_console)
+		return 0;
+	if (pipe2(st->signal_pipe, O_CLOEXEC) < 0)
+		return -errno;
+	st->console = virtio_console_create();
+	if (!st->console)
+		return -ENOMEM;
+	int ret;
+	if (c->console_output && !c->has_default_console)
+		ret = add_output_file_console(st, c->console_output);
+	else if (c->has_default_console)
+		ret = add_console_ports(st, c->default_console.in_fd, c->default_console.out_fd,
+					c->default_console.err_fd);
+	else
+		ret = add_console_ports(st, STDIN_FILENO, STDOUT_FILENO, STDERR_FILENO);
+	if (ret) {
+		log_error("cannot set up the console: %s", strerror(-ret));
+		return ret;
+	}
+	apply_window_size(st);
+	return add_virtio(st, virtio_console_ops(st->console), st->console);
+}
+
+static int create_rng(struct start_state *st)
+{
+	st->rng = virtio_rng_create();
+	if (!st->rng)
+		return -ENOMEM;
+	return add_virtio(st, virtio_rng_ops(), st->rng);
+}
+
+/* Raw mode: line editing, echo and ^C belong to the guest's terminal. */
+static void enter_raw_mode(struct start_state *st)
+{
+	if (st->tty_fd < 0 || tcgetattr(st->tty_fd, &st->saved_tty) < 0) {
+		st->tty_fd = -1;
+		return;
+	}
+	struct termios raw = st->saved_tty;
+	cfmakeraw(&raw);
+	tcsetattr(st->tty_fd, TCSANOW, &raw);
+}
+
+static void leave_raw_mode(struct start_state *st)
+{
+	if (st->tty_fd >= 0)
+		tcsetattr(st->tty_fd, TCSADRAIN, &st->saved_tty);
+	st->tty_fd = -1;
+}
+
+static void on_host_signal(void *opaque)
+{
+	struct start_state *st = opaque;
+	struct signalfd_siginfo si;
+	while (read(st->signal_fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+		if (si.ssi_signo == (uint32_t)SIGWINCH) {
+			apply_window_size(st);
+			continue;
+		}
+		uint8_t sig = (uint8_t)si.ssi_signo;
+		log_debug("relaying signal %u to the workload", sig);
+		if (st->signal_pipe[1] >= 0 && write(st->signal_pipe[1], &sig, 1) < 0)
+			log_warn("cannot relay signal %u: %s", sig, strerror(errno));
+	}
+}
+
+/* Blocks the relayed signals in this thread (threads created later inherit
+ * the mask) and receives them through a signalfd on the VMM loop. */
+static int watch_signals(struct start_state *st, struct vm *vm)
+{
+	if (!st->console)
+		return 0;
+	sigset_t set;
+	sigemptyset(&set);
+	for (size_t i = 0; i < sizeof(relayed_signals) / sizeof(relayed_signals[0]); i++)
+		sigaddset(&set, relayed_signals[i]);
+	sigaddset(&set, SIGWINCH);
+	st->signal_fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+	if (st->signal_fd < 0)
+		return -errno;
+	pthread_sigmask(SIG_BLOCK, &set, &st->saved_mask);
+	st->mask_saved = true;
+	return vm_watch_fd(vm, st->signal_fd, on_host_signal, st);
+}
+
 static void record_exit_code(void *opaque, int code)
 {
 	vm_set_exit_code(opaque, code);
@@ -226,6 +396,18 @@ static int drop_privileges(const struct krun_ctx *c)
 
 static void release(struct start_state *st)
 {
+	leave_raw_mode(st);
+	if (st->mask_saved)
+		pthread_sigmask(SIG_SETMASK, &st->saved_mask, NULL);
+	if (st->signal_fd >= 0)
+		close(st->signal_fd);
+	for (int i = 0; i < 2; i++)
+		if (st->signal_pipe[i] >= 0)
+			close(st->signal_pipe[i]);
+	if (st->console)
+		virtio_console_destroy(st->console);
+	if (st->rng)
+		virtio_rng_destroy(st->rng);
 	if (st->cfg.kernel.kind == VM_KERNEL_FILE && st->cfg.kernel.fd >= 0)
 		close(st->cfg.kernel.fd);
 	krunfw_unmap_kernel(&st->bundle);
@@ -239,7 +421,10 @@ static void release(struct start_state *st)
 
 int start_enter(struct krun_ctx *ctx)
 {
-	struct start_state st = {.ctx = ctx, .serial_fd = -1};
+	struct start_state st = {
+		.ctx = ctx, .serial_fd = -1, .tty_fd = -1, .size_fd = -1,
+		.signal_pipe = {-1, -1}, .signal_fd = -1,
+	};
 	st.cfg.nr_vcpus = ctx->nr_vcpus;
 	st.cfg.ram_bytes = (uint64_t)ctx->ram_mib << 20;
 	st.cfg.nested_virt = ctx->nested_virt;
@@ -251,7 +436,11 @@ int start_enter(struct krun_ctx *ctx)
 
 	int ret = prepare_kernel(&st);
 	if (!ret)
+		ret = create_console(&st);
+	if (!ret)
 		ret = create_shares(&st);
+	if (!ret)
+		ret = create_rng(&st);
 	if (!ret)
 		ret = build_cmdline(&st);
 	if (!ret)
@@ -265,6 +454,13 @@ int start_enter(struct krun_ctx *ctx)
 	}
 	if (st.root_server)
 		fuse_server_set_exit_code_cb(st.root_server, record_exit_code, vm);
+	ret = watch_signals(&st, vm);
+	if (ret) {
+		vm_destroy(vm);
+		release(&st);
+		return ret;
+	}
+	enter_raw_mode(&st);
 	int code = vm_run(vm);
 	vm_destroy(vm);
 	release(&st);

@@ -26,6 +26,7 @@
 #include "vmm/guest_mem.h"
 
 #define EXIT_CODE_UNSET INT32_MIN
+#define MAX_WATCHED_FDS 4
 #define MAX_CPUID_ENTRIES 256
 
 struct vcpu {
@@ -55,6 +56,12 @@ struct vm {
 	unsigned int nr_virtio;
 
 	int stop_evt;
+	struct {
+		int fd;
+		void (*handler)(void *opaque);
+		void *opaque;
+	} watched[MAX_WATCHED_FDS];
+	unsigned int nr_watched;
 	atomic_bool stopping;
 	_Atomic int exit_code;		/* reported by init */
 	_Atomic int stop_code;		/* from the way the VM ended */
@@ -477,15 +484,36 @@ static void stop_vcpus(struct vm *vm)
 	}
 }
 
+int vm_watch_fd(struct vm *vm, int fd, void (*handler)(void *opaque), void *opaque)
+{
+	if (vm->nr_watched >= MAX_WATCHED_FDS)
+		return -ENOSPC;
+	vm->watched[vm->nr_watched].fd = fd;
+	vm->watched[vm->nr_watched].handler = handler;
+	vm->watched[vm->nr_watched].opaque = opaque;
+	vm->nr_watched++;
+	return 0;
+}
+
+/* The calling thread's loop: host-side events until the guest stops. */
 static void wait_for_stop(struct vm *vm)
 {
-	struct pollfd pfd = {.fd = vm->stop_evt, .events = POLLIN};
-	while (!atomic_load(&vm->stopping) || poll(&pfd, 1, 0) == 0) {
-		int r = poll(&pfd, 1, -1);
+	struct pollfd pfd[1 + MAX_WATCHED_FDS];
+	unsigned int n = vm->nr_watched;
+	pfd[0] = (struct pollfd){.fd = vm->stop_evt, .events = POLLIN};
+	for (unsigned int i = 0; i < n; i++)
+		pfd[i + 1] = (struct pollfd){.fd = vm->watched[i].fd, .events = POLLIN};
+	for (;;) {
+		int r = poll(pfd, n + 1, -1);
 		if (r < 0 && errno != EINTR)
 			break;
-		if (r > 0)
+		if (r <= 0)
+			continue;
+		if (pfd[0].revents)
 			break;
+		for (unsigned int i = 0; i < n; i++)
+			if (pfd[i + 1].revents)
+				vm->watched[i].handler(vm->watched[i].opaque);
 	}
 }
 

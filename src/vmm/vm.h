@@ -58,6 +58,10 @@ int vm_create(const struct vm_config *cfg, struct vm **out);
 int vm_run(struct vm *vm);
 void vm_destroy(struct vm *vm);
 
+/* Watches fd on the thread that runs vm_run(): handler runs there when it
+ * is readable (signals through a signalfd, console resizes...). */
+int vm_watch_fd(struct vm *vm, int fd, void (*handler)(void *opaque), void *opaque);
+
 /* Records the workload's exit status (from the init, via virtio-fs). */
 void vm_set_exit_code(struct vm *vm, int code);
 /* Ends the VM from the host side with the given status. */
