@@ -187,22 +187,27 @@ static int fallback_env(char *const *envp, struct workload_view *out)
 	return 0;
 }
 
+/*
+ * The split copy of KRUN_RLIMITS lives in the same allocation as the
+ * pointer array, so workload_view_free() releases both.
+ */
 static int fallback_rlimits(char *const *envp, struct workload_view *out)
 {
 	const char *v = env_value(envp, "KRUN_RLIMITS");
+	size_t slots = WORKLOAD_MAX_RLIMITS + 1;
+	size_t vlen = v ? strlen(v) + 1 : 0;
 	struct rlimit rl;
 	char *copy;
 	int n, res;
 
-	out->rlimits = calloc(WORKLOAD_MAX_RLIMITS + 1, sizeof(*out->rlimits));
+	out->rlimits = calloc(1, slots * sizeof(*out->rlimits) + vlen);
 	if (!out->rlimits)
 		return -ENOMEM;
 	if (!v)
 		return 0;
-	copy = strdup(v);
-	if (!copy)
-		return -ENOMEM;
-	n = init_split_rlimits(copy, out->rlimits, WORKLOAD_MAX_RLIMITS + 1);
+	copy = (char *)(out->rlimits + slots);
+	memcpy(copy, v, vlen);
+	n = init_split_rlimits(copy, out->rlimits, slots);
 	if (n < 0)
 		return -EINVAL;
 	out->nrlimits = (size_t)n;

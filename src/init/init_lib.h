@@ -49,9 +49,9 @@ const char **init_build_env(const char *const *envp, bool on_tty);
  * Upstream-compatible fallback when /.krun_workload is absent: the job comes
  * from init's environment (KRUN_INIT, KRUN_WORKDIR, KRUN_RLIMITS, KRUN_HOME,
  * KRUN_TERM, HOSTNAME) and argv (the kernel command line after "--").
- * Strings are borrowed from argv/environ except the split rlimit list.
- * Release with workload_view_free() (which leaves that copy; PID 1 never
- * frees it anyway).  Returns 0, -EINVAL (bad KRUN_RLIMITS) or -ENOMEM.
+ * Strings are borrowed from argv/environ; the split rlimit list is a copy
+ * owned by the view.  Release with workload_view_free().  Returns 0,
+ * -EINVAL (bad KRUN_RLIMITS) or -ENOMEM.
  */
 int init_view_from_env(int argc, char *const *argv, char *const *environ_,
 		       struct workload_view *out);
