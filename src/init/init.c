@@ -22,6 +22,7 @@
 #include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/reboot.h>
+#include <poll.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -296,7 +297,7 @@ static void bring_up_loopback(void)
 #define PORTS_DIR "/sys/class/virtio-ports"
 
 struct stdio_ports {
-	char path[3][NAME_MAX + 8];
+	char path[INIT_PORT_SIGNALS + 1][NAME_MAX + 8];
 };
 
 static void read_port_name(const char *dev, char *name, size_t size)
@@ -544,13 +545,36 @@ static int reap(pid_t child)
 	return status;
 }
 
-static int supervise(pid_t child, int sfd)
+/* Each byte from the host is a signal number (same on host and guest). */
+static void relay_host_signals(int port, pid_t child)
+{
+	uint8_t sigs[64];
+	ssize_t n = read(port, sigs, sizeof(sigs));
+
+	for (ssize_t i = 0; i < n; i++)
+		if (sigs[i] > 0 && sigs[i] < NSIG)
+			kill(child, sigs[i]);
+}
+
+static int supervise(pid_t child, int sfd, int sig_port)
 {
 	struct signalfd_siginfo si;
+	struct pollfd pfd[2] = {
+		{ .fd = sfd, .events = POLLIN },
+		{ .fd = sig_port, .events = POLLIN },
+	};
 	int status;
 	ssize_t r;
 
 	for (;;) {
+		if (poll(pfd, sig_port >= 0 ? 2 : 1, -1) < 0)
+			continue;
+		if (pfd[1].revents & POLLIN)
+			relay_host_signals(sig_port, child);
+		else if (pfd[1].revents)
+			pfd[1].fd = -1; /* host side gone: stop watching */
+		if (!(pfd[0].revents & POLLIN))
+			continue;
 		r = read(sfd, &si, sizeof(si));
 		if (r < 0 && errno == EINTR)
 			continue;
@@ -571,7 +595,7 @@ static int supervise(pid_t child, int sfd)
 static int run_workload(const struct workload_view *job)
 {
 	struct stdio_ports ports;
-	int pipefd[2], sfd, status, failed;
+	int pipefd[2], sfd, status, failed, sig_port;
 	pid_t child;
 
 	find_stdio_ports(&ports);
@@ -595,7 +619,12 @@ static int run_workload(const struct workload_view *job)
 	/* EOF here means exec succeeded (the write end was close-on-exec). */
 	failed = read_child_report(pipefd[0]);
 	close(pipefd[0]);
-	status = supervise(child, sfd);
+	sig_port = ports.path[INIT_PORT_SIGNALS][0]
+			   ? open(ports.path[INIT_PORT_SIGNALS], O_RDONLY | O_NONBLOCK | O_CLOEXEC)
+			   : -1;
+	status = supervise(child, sfd, sig_port);
+	if (sig_port >= 0)
+		close(sig_port);
 	close(sfd);
 	return failed >= 0 ? failed : status;
 }

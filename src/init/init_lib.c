@@ -31,13 +31,14 @@ const char *init_exec_failure_text(int err)
 
 int init_port_role(const char *name)
 {
-	static const char *const roles[] = { "krun-stdin", "krun-stdout", "krun-stderr" };
+	static const char *const roles[] = { "krun-stdin", "krun-stdout", "krun-stderr",
+					     "krun-signals" };
 	size_t n;
 
 	if (!name)
 		return -1;
 	n = strcspn(name, "\n");
-	for (int i = 0; i < 3; i++)
+	for (int i = 0; i < 4; i++)
 		if (strlen(roles[i]) == n && !strncmp(name, roles[i], n) &&
 		    (name[n] == '\0' || !strcmp(name + n, "\n")))
 			return i;

@@ -31,8 +31,10 @@ const char *init_exec_failure_text(int err);
 
 /*
  * Content of /sys/class/virtio-ports/X/name (trailing newline allowed) ->
- * the workload fd it stands for (0, 1, 2), or -1 for any other port.
+ * the workload fd it stands for (0, 1, 2), INIT_PORT_SIGNALS for the port
+ * carrying signals relayed by the host, or -1 for any other port.
  */
+#define INIT_PORT_SIGNALS 3
 int init_port_role(const char *name);
 
 /* Does envp (NULL-terminated) define KEY (given without '=')? */
