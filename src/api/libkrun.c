@@ -15,6 +15,7 @@
 #include "api/ctx.h"
 #include "api/start.h"
 #include "hv/hv.h"
+#include "init/init_blob.h"
 #include "kernel/loader.h"
 #include "util/log.h"
 
@@ -386,6 +387,14 @@ KRUN_API int32_t krun_disable_implicit_init(uint32_t ctx_id)
 	LOCK_CTX(c, ctx_id);
 	c->implicit_init = false;
 	ctx_unlock();
+	return 0;
+}
+
+KRUN_API int32_t krun_get_default_init(const uint8_t **data_out, size_t *len_out)
+{
+	if (!data_out || !len_out)
+		return refuse(__func__, "NULL output pointer");
+	*data_out = krun_init_blob(len_out);
 	return 0;
 }
 
