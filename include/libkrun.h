@@ -36,9 +36,11 @@
  *   return a negative errno instead.
  * - Macros that expand to bit expressions are fully parenthesised; their
  *   values are unchanged.
- * - Only the Linux/x86_64 KVM backend exists.  Functions for features that are
- *   not built in still exist and return -ENOTSUP (or 0 where upstream
- *   silently ignores the setting), so every symbol is always present.
+ * - Only the Linux/x86_64 KVM backend exists.  Every symbol is always
+ *   exported, even for features that are not available; such functions fail
+ *   with a negative errno (-ENOTSUP, or -ENOSYS for a device this library
+ *   does not implement yet) rather than being left out of the build as
+ *   upstream does.  The errors listed below describe the complete feature.
  */
 #ifndef _LIBKRUN_H
 #define _LIBKRUN_H
@@ -458,8 +460,9 @@ int32_t krun_set_port_map(uint32_t ctx_id, const char *const port_map[]);
  *
  * @virgl_flags: VIRGLRENDERER_* bits.
  *
- * Returns 0 (the setting is recorded but ignored when GPU support is not
- * built, as upstream does) or -ENOENT.
+ * Returns 0 or -ENOENT.  Upstream returns 0 and ignores the request when GPU
+ * support is not built; this library returns -ENOSYS while virtio-gpu is not
+ * implemented.
  */
 int32_t krun_set_gpu_options(uint32_t ctx_id, uint32_t virgl_flags);
 
@@ -467,7 +470,7 @@ int32_t krun_set_gpu_options(uint32_t ctx_id, uint32_t virgl_flags);
  * krun_set_gpu_options2 - like krun_set_gpu_options() with the size in bytes
  * of the host-visible memory window (the guest's vRAM).
  *
- * Returns 0 or -ENOENT.
+ * Returns 0 or -ENOENT (-ENOSYS as for krun_set_gpu_options()).
  */
 int32_t krun_set_gpu_options2(uint32_t ctx_id,
 			      uint32_t virgl_flags,
@@ -727,8 +730,8 @@ int32_t krun_set_env(uint32_t ctx_id, const char *const envp[]);
 /*
  * krun_set_tee_config_file - path of the TEE (SEV/TDX) configuration file.
  *
- * Only meaningful in confidential-computing builds; this build returns
- * -ENOTSUP.
+ * Only meaningful in confidential-computing builds (absent from upstream's
+ * plain build); this library has no TEE support and returns a negative errno.
  */
 int32_t krun_set_tee_config_file(uint32_t ctx_id, const char *filepath);
 
@@ -780,7 +783,8 @@ int32_t krun_add_vsock(uint32_t ctx_id, uint32_t tsi_features);
  * krun_get_shutdown_eventfd - descriptor that requests an orderly guest
  * shutdown when written to.
  *
- * Not available on Linux: returns -EINVAL, as upstream does.
+ * Not available on Linux: always fails (upstream returns -EINVAL; this
+ * library may return -ENOSYS).
  */
 int32_t krun_get_shutdown_eventfd(uint32_t ctx_id);
 
