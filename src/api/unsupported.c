@@ -134,16 +134,17 @@ KRUN_API int32_t krun_disable_implicit_vsock(uint32_t ctx_id)
 	return 0; /* there is no implicit vsock device to disable yet */
 }
 
+/* Upstream builds without the GPU feature accept and ignore these. */
 KRUN_API int32_t krun_set_gpu_options(uint32_t ctx_id, uint32_t virgl_flags)
 {
 	UNUSED(ctx_id), UNUSED(virgl_flags);
-	return missing(__func__);
+	return 0;
 }
 
 KRUN_API int32_t krun_set_gpu_options2(uint32_t ctx_id, uint32_t virgl_flags, uint64_t shm_size)
 {
 	UNUSED(ctx_id), UNUSED(virgl_flags), UNUSED(shm_size);
-	return missing(__func__);
+	return 0;
 }
 
 KRUN_API int32_t krun_add_display(uint32_t ctx_id, uint32_t width, uint32_t height)
