@@ -1,0 +1,67 @@
+#!/bin/sh
+# Workloads run identically by both VMs (and natively on the host for the fs
+# part). Every command goes through $BB (busybox) so the same binary does the
+# work everywhere. Results go to files in the shared directory, never to a
+# console: the peer has none, and consoles are not what is measured.
+#   guest.sh idle READY_FILE               report ready, then sleep (footprint)
+#   guest.sh heavy READY_FILE TAR          untar + find + read, report ready, sleep
+#   guest.sh fs OUT BASE MB NRAND NSMALL TAR   timed fs workload, "name seconds" lines
+BB=${BB:-/bin/busybox}
+mode=$1
+shift
+
+# /proc/uptime: no fork per timestamp (the `read` builtin), 10 ms resolution,
+# fine for operations that take seconds.
+now() { read -r _t _ </proc/uptime; echo "$_t"; }
+drop() { sync; echo 3 >/proc/sys/vm/drop_caches 2>/dev/null; }
+
+case "$mode" in
+idle)
+	echo ready >"$1"
+	exec $BB sleep 600
+	;;
+heavy)
+	ready=$1 tar=$2 d=/krun-bench/work/heavy.$$
+	$BB mkdir -p "$d" && $BB tar xf "$tar" -C "$d" && $BB find "$d" | $BB wc -l >/dev/null
+	$BB cat $($BB find "$d" -type f) >/dev/null 2>&1
+	$BB rm -rf "$d"
+	echo ready >"$ready"
+	exec $BB sleep 600
+	;;
+fs)
+	out=$1 base=$2 mb=$3 nrand=$4 nsmall=$5 tar=$6
+	: >"$out"
+	$BB mkdir -p "$base"
+	t() {	# t NAME CMD...: time CMD, append "NAME seconds status"
+		_n=$1; shift
+		_a=$(now); "$@"; _s=$?; _b=$(now)
+		echo "$_n $(echo "$_b $_a" | $BB awk '{printf "%.2f", $1 - $2}') $_s" >>"$out"
+	}
+	seqwrite() { $BB dd if=/dev/zero of="$base/big" bs=1M count="$mb" conv=fsync 2>/dev/null; }
+	seqread() { $BB dd if="$base/big" of=/dev/null bs=1M 2>/dev/null; }
+	randread() {
+		blocks=$((mb * 256)) i=0
+		while [ $i -lt "$nrand" ]; do
+			$BB dd if="$base/big" of=/dev/null bs=4k count=1 \
+				skip=$(((RANDOM * 32768 + RANDOM) % blocks)) 2>/dev/null || return 1
+			i=$((i + 1))
+		done
+	}
+	create() { $BB mkdir "$base/small" && cd "$base/small" && $BB seq 1 "$nsmall" | $BB xargs $BB touch; _r=$?; cd /; return $_r; }
+	statall() { $BB ls -l "$base/small" >/dev/null; }
+	unlinkall() { cd "$base/small" && $BB seq 1 "$nsmall" | $BB xargs $BB rm -f; _r=$?; cd /; $BB rmdir "$base/small"; return $_r; }
+	untar() { $BB mkdir "$base/tree" && $BB tar xf "$tar" -C "$base/tree"; }
+	findall() { $BB find "$base/tree" | $BB wc -l >/dev/null; }
+	drop; t seqwrite seqwrite
+	drop; t seqread seqread
+	drop; t randread randread
+	$BB rm -f "$base/big"
+	drop; t create create
+	drop; t stat statall
+	drop; t unlink unlinkall
+	drop; t untar untar
+	drop; t find findall
+	$BB rm -rf "$base/tree"
+	echo done >>"$out"
+	;;
+esac
