@@ -12,6 +12,8 @@ packages=(
 	qemu-system-x86 qemu-system-common
 	# demo and test root filesystems
 	busybox-static
+	# benchmark plot (bench/run)
+	python3-matplotlib
 )
 missing=()
 for p in "${packages[@]}"; do
