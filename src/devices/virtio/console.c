@@ -18,6 +18,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -27,6 +28,7 @@
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <linux/virtio_console.h>
@@ -647,6 +649,43 @@ static void dispatch(struct virtio_console *con, uint64_t data)
 	}
 }
 
+#define FINAL_DRAIN_MS 2000
+
+/* Output the guest queued just before it ended (a workload's last lines,
+ * then the reboot) must reach the host: write what is left, waiting a
+ * bounded time for slow readers. */
+static void final_drain(struct virtio_console *con)
+{
+	struct timespec start;
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	for (unsigned int id = 0; id < con->nr_ports; id++) {
+		struct port *p = &con->ports[id];
+		struct virtqueue *vq = queue(con, tx_queue(id));
+		if (p->out_fd < 0 || !vq->ready || vq->broken)
+			continue;
+		for (;;) {
+			if (!p->tx_held) {
+				if (vq_pop(vq, &p->tx_chain) <= 0)
+					break;
+				p->tx_held = true;
+				p->tx_seg = 0;
+			}
+			if (tx_flush(p, id) == -EAGAIN) {
+				struct timespec now;
+				clock_gettime(CLOCK_MONOTONIC, &now);
+				long spent = (now.tv_sec - start.tv_sec) * 1000 +
+					     (now.tv_nsec - start.tv_nsec) / 1000000;
+				struct pollfd pfd = {.fd = p->out_fd, .events = POLLOUT};
+				if (spent >= FINAL_DRAIN_MS || poll(&pfd, 1, FINAL_DRAIN_MS - (int)spent) <= 0)
+					break;
+				continue;
+			}
+			vq_push(vq, p->tx_chain.head, 0);
+			p->tx_held = false;
+		}
+	}
+}
+
 static void *worker(void *arg)
 {
 	struct virtio_console *con = arg;
@@ -664,6 +703,7 @@ static void *worker(void *arg)
 		for (int i = 0; i < n && !con->stopping; i++)
 			dispatch(con, ev[i].data.u64);
 	}
+	final_drain(con);
 	return NULL;
 }
 
