@@ -75,6 +75,7 @@ def main():
     ap.add_argument("--out-dir", required=True)
     ap.add_argument("--command", default="bench/run")
     ap.add_argument("--markdown")
+    ap.add_argument("--vm-skip-reason", default="")
     a = ap.parse_args()
 
     vm = None
@@ -159,7 +160,8 @@ def main():
     nested = env.get("nested_test_host")
     lines = []
     if vm is None:
-        envline = "VM benchmarks: NOT RUN (no numbers; see errors above)"
+        envline = ("VM benchmarks: NO NUMBERS" +
+                   (f" ({a.vm_skip_reason})" if a.vm_skip_reason else " (the VM batch produced no results)"))
     elif nested:
         envline = ("environment: NESTED TEST HOST (QEMU TCG emulating an AMD CPU with SVM, "
                    "KVM inside it). Both VMMs run there; absolute times are distorted "
@@ -168,6 +170,9 @@ def main():
     else:
         envline = f"environment: hardware KVM ({env.get('hostname', '?')}, {env.get('cpus')} CPUs)"
     lines.append(envline)
+    if vm is not None and not vm.get("complete"):
+        envline += " VM batch INCOMPLETE (cut short): only the parts that finished are shown."
+        lines.append("VM batch INCOMPLETE (timed out or crashed): only the parts that finished are shown.")
     lines.append("ratio = ours / peer in the metric's unit; 'better' says which way is good. "
                  "spread = min/median/max over runs.")
     lines.append("")

@@ -48,7 +48,10 @@ def virtiofsd_cmd(sock):
 
 def qemu_cmd(sock, cpus, mem, init_args):
     return ["qemu-system-x86_64",
-            "-M", "microvm,x-option-roms=off,rtc=off,isa-serial=off,memory-backend=mem",
+            # acpi=off: our guest kernel has no ACPI (the VMM hands it an MP
+            # table); with ACPI off QEMU lists the virtio-mmio devices on the
+            # kernel command line and qboot builds the MP table.
+            "-M", "microvm,x-option-roms=off,rtc=off,isa-serial=off,acpi=off,memory-backend=mem",
             "-enable-kvm", "-cpu", "host", "-m", str(mem), "-smp", str(cpus),
             "-object", f"memory-backend-memfd,id=mem,size={mem}M,share=on",
             "-chardev", f"socket,id=char0,path={sock}",
@@ -74,7 +77,8 @@ class Peer:
 
     def __init__(self, cpus, mem, init_args):
         Peer.n += 1
-        self.sock = f"/run/krun-bench-vfs.{os.getpid()}.{Peer.n}.sock"
+        self.sock = os.path.join(os.environ.get("TMPDIR", "/tmp"),
+                                 f"krun-bench-vfs.{os.getpid()}.{Peer.n}.sock")
         try:
             os.unlink(self.sock)
         except FileNotFoundError:
@@ -147,6 +151,14 @@ class Ours:
 
 # ---- measurements ---------------------------------------------------------------
 
+def save(results):
+    # Rewritten after every part: a batch cut short by its timeout still
+    # leaves the parts that finished.
+    with open(A.out + ".tmp", "w") as f:
+        json.dump(results, f, indent=1)
+    os.replace(A.out + ".tmp", A.out)
+
+
 def guard(results, key, fn):
     """Runs one measurement; a failure is recorded, not fatal, so one broken
     piece still leaves the others' numbers."""
@@ -155,6 +167,7 @@ def guard(results, key, fn):
     except Exception as e:  # noqa: BLE001 - reported in the JSON
         log(f"{key}: FAILED: {e}")
         results.setdefault("errors", {})[key] = str(e)[-1000:]
+    save(results)
 
 
 def boot_to_exit(cpus, mem, runs):
@@ -174,25 +187,40 @@ def boot_to_init(cpus, mem, runs):
         o.wait(A.vm_timeout)
         ours.append(float(o.p.stdout.read().split()[0]))
         f = os.path.join(out, f"uptime.{i}")
+        if os.path.exists(f):
+            os.unlink(f)  # never read a previous configuration's figure
         Peer(cpus, mem, ["uptime", f"/{KB}/out/uptime.{i}"]).wait(A.vm_timeout)
         with open(f) as fh:
-            peer.append(float(fh.read().split()[0]))
+            up, ncpu = fh.read().split()[:2]
+        peer.append(float(up))
+        if int(ncpu) != cpus:
+            raise RuntimeError(f"peer guest saw {ncpu} CPUs, not {cpus}")
         log(f"init {cpus}/{mem}: run {i + 1}/{runs}: ours {ours[-1]:.2f}s peer {peer[-1]:.2f}s")
     return {"ours": ours, "peer": peer, "unit": "s", "better": "lower"}
+
+
+def wait_all(vms):
+    """Waits for every VM; on any failure the others are killed, not leaked."""
+    try:
+        for v in vms:
+            v.wait(A.vm_timeout * 4)
+    except BaseException:
+        for v in vms:
+            try:
+                v.kill()
+            except Exception:  # noqa: BLE001 - already gone
+                pass
+        raise
 
 
 def parallel(n, runs):
     ours, peer = [], []
     for i in range(runs):
         t0 = time.monotonic()
-        vms = [Ours(1, 128, ["/bin/true"]) for _ in range(n)]
-        for v in vms:
-            v.wait(A.vm_timeout * 4)
+        wait_all([Ours(1, 128, ["/bin/true"]) for _ in range(n)])
         ours.append(time.monotonic() - t0)
         t0 = time.monotonic()
-        vms = [Peer(1, 128, ["true"]) for _ in range(n)]
-        for v in vms:
-            v.wait(A.vm_timeout * 4)
+        wait_all([Peer(1, 128, ["true"]) for _ in range(n)])
         peer.append(time.monotonic() - t0)
         log(f"parallel x{n}: run {i + 1}/{runs}: ours {ours[-1]:.2f}s peer {peer[-1]:.2f}s")
     return {"ours": ours, "peer": peer, "unit": "s", "better": "lower"}
@@ -412,9 +440,8 @@ def main():
     if want("fs"):
         guard(res, "fs", lambda: fs_bench(A.fs_runs))
 
-    with open(A.out + ".tmp", "w") as f:
-        json.dump(res, f, indent=1)
-    os.replace(A.out + ".tmp", A.out)
+    res["complete"] = True
+    save(res)
     shutil.rmtree(ROOT, ignore_errors=True)
     log("done")
 

@@ -5,12 +5,18 @@
 # dispatch on the arguments after "--" on the kernel command line, and reboot
 # (reboot=t + QEMU -no-reboot: the VM process exits).
 #   true            run /bin/true            (boot to exit)
-#   uptime FILE     write /proc/uptime to FILE (boot to init, seen from inside)
+#   uptime FILE     write the uptime and CPU count to FILE (boot to init, from inside)
 #   guest ARGS...   /bin/sh /krun-bench/guest.sh ARGS...
 mount -t proc proc /proc 2>/dev/null
+# The guest kernel does not auto-mount devtmpfs (krun's init mounts it).
+[ -e /dev/null ] || mount -t devtmpfs devtmpfs /dev 2>/dev/null
 case "$1" in
 true) /bin/true ;;
-uptime) read -r up _ </proc/uptime; echo "$up" >"$2" ;;
+uptime)
+	read -r up _ </proc/uptime
+	# CPU count too: proves -smp reached the guest (MP table from qboot).
+	echo "$up $(grep -c ^processor /proc/cpuinfo)" >"$2"
+	;;
 guest) shift; /bin/sh /krun-bench/guest.sh "$@" ;;
 esac
 sync
