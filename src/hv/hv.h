@@ -83,6 +83,9 @@ int hv_vcpu_set_lint(struct hv_vcpu *vcpu);
 /* Real-mode reset state with flat segments at cs_base (tiny test guests). */
 int hv_vcpu_set_real_mode(struct hv_vcpu *vcpu, uint16_t cs, uint64_t rip);
 
+/* Logs control registers and pending events at trace level (debugging). */
+void hv_vcpu_trace_state(struct hv_vcpu *vcpu);
+
 /* Runs until an exit that needs the VMM. 0 with *exit filled, or -errno. */
 int hv_vcpu_run(struct hv_vcpu *vcpu, struct hv_exit *exit);
 /* Makes a running or about-to-run hv_vcpu_run return HV_EXIT_INTR. Safe

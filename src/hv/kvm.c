@@ -339,6 +339,24 @@ int hv_vcpu_set_sregs(struct hv_vcpu *v, const struct x86_sregs *s)
 	return kvm_ioctl(v->fd, KVM_SET_SREGS, &k);
 }
 
+void hv_vcpu_trace_state(struct hv_vcpu *v)
+{
+	struct kvm_sregs k;
+	struct kvm_vcpu_events ev;
+	if (kvm_ioctl(v->fd, KVM_GET_SREGS, &k) < 0)
+		return;
+	log_trace("vCPU %u: cr0 0x%llx cr3 0x%llx cr4 0x%llx efer 0x%llx cs sel 0x%x base 0x%llx "
+		  "limit 0x%x type %u l %u db %u present %u", v->index,
+		  (unsigned long long)k.cr0, (unsigned long long)k.cr3,
+		  (unsigned long long)k.cr4, (unsigned long long)k.efer, k.cs.selector,
+		  (unsigned long long)k.cs.base, k.cs.limit, k.cs.type, k.cs.l, k.cs.db,
+		  k.cs.present);
+	if (kvm_ioctl(v->fd, KVM_GET_VCPU_EVENTS, &ev) == 0)
+		log_trace("vCPU %u: exception injected %u nr %u pending %u, interrupt %u nr %u",
+			  v->index, ev.exception.injected, ev.exception.nr,
+			  ev.exception.pending, ev.interrupt.injected, ev.interrupt.nr);
+}
+
 int hv_vcpu_set_real_mode(struct hv_vcpu *v, uint16_t cs, uint64_t rip)
 {
 	struct kvm_sregs k;

@@ -394,6 +394,29 @@ static void run_mmio(struct vm *vm, const struct hv_exit *e)
 		bus_read(&vm->mmio, e->mmio.addr, e->mmio.data, e->mmio.len);
 }
 
+/* At trace level the VMM loop kicks vCPUs periodically so a silent guest
+ * shows where it spins. */
+static void trace_vcpu(struct vcpu *c)
+{
+	struct x86_regs r;
+	if (krun_log_get_level() < LOG_LVL_TRACE || hv_vcpu_get_regs(c->hv, &r))
+		return;
+	log_trace("vCPU %u: rip 0x%llx rsp 0x%llx rax 0x%llx", c->index,
+		  (unsigned long long)r.rip, (unsigned long long)r.rsp,
+		  (unsigned long long)r.rax);
+	hv_vcpu_trace_state(c->hv);
+	uint8_t code[8] = {0};
+	uint64_t pte[3] = {0};
+	gm_read(&c->vm->gm, r.rip, code, sizeof(code));
+	gm_read(&c->vm->gm, X86_PML4_ADDR, &pte[0], 8);
+	gm_read(&c->vm->gm, X86_PDPT_ADDR, &pte[1], 8);
+	gm_read(&c->vm->gm, X86_PD_ADDR + 8 * (r.rip >> 21), &pte[2], 8);
+	log_trace("code %02x %02x %02x %02x %02x %02x pml4[0] 0x%llx pdpt[0] 0x%llx pd 0x%llx",
+		  code[0], code[1], code[2], code[3], code[4], code[5],
+		  (unsigned long long)pte[0], (unsigned long long)pte[1],
+		  (unsigned long long)pte[2]);
+}
+
 /* Returns false when the vCPU must stop. */
 static bool handle_exit(struct vcpu *c, const struct hv_exit *e)
 {
@@ -406,6 +429,7 @@ static bool handle_exit(struct vcpu *c, const struct hv_exit *e)
 		run_mmio(vm, e);
 		return true;
 	case HV_EXIT_INTR:
+		trace_vcpu(c);
 		return true;
 	case HV_EXIT_HLT:
 	case HV_EXIT_SHUTDOWN:
@@ -503,8 +527,14 @@ static void wait_for_stop(struct vm *vm)
 	pfd[0] = (struct pollfd){.fd = vm->stop_evt, .events = POLLIN};
 	for (unsigned int i = 0; i < n; i++)
 		pfd[i + 1] = (struct pollfd){.fd = vm->watched[i].fd, .events = POLLIN};
+	int timeout = krun_log_get_level() >= LOG_LVL_TRACE ? 2000 : -1;
 	for (;;) {
-		int r = poll(pfd, n + 1, -1);
+		int r = poll(pfd, n + 1, timeout);
+		if (r == 0) {
+			for (unsigned int i = 0; i < vm->nr_vcpus; i++)
+				hv_vcpu_kick(vm->vcpus[i].hv);
+			continue;
+		}
 		if (r < 0 && errno != EINTR)
 			break;
 		if (r <= 0)
