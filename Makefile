@@ -13,7 +13,7 @@ all:
 # (through the nested test host when this machine has no hardware KVM).
 demo: all
 	tools/mkdemoroot.sh $(DEMO_ROOT)
-	tests/host/run-in-kvm-host -- env KRUN_KRUNFW_PATH=$(BUILD)/krunfw/libkrunfw.so.5 \
+	tests/host/run-in-kvm-host --rw $(CURDIR) -- env KRUN_KRUNFW_PATH=$(BUILD)/krunfw/libkrunfw.so.5 \
 		$(BUILD)/tools/krun $(DEMO_ROOT) /bin/sh -c 'uname -a; echo hello from the microVM'
 
 test:
