@@ -14,9 +14,9 @@ result() { # status name [detail]
 	if [ "$1" -eq 0 ]; then echo "PASS $2"; else echo "FAIL $2${3:+: $3}"; fi
 }
 
-boot() { # vcpus ram
+boot() { # vcpus ram [kernel]
 	local log=$out/boot-$1-$2.log
-	timeout 300 "$probe" "$1" "$2" >"$log" 2>"$log.err"
+	timeout 300 "$probe" "$@" >"$log" 2>"$log.err"
 	echo $? >"$log.status"
 }
 
@@ -47,4 +47,16 @@ check() { # vcpus ram
 for cfg in "1 128" "4 128" "1 2048" "4 2048"; do
 	boot $cfg
 	check $cfg
+done
+
+# krun_set_kernel: the same kernel as a bzImage and as an ELF vmlinux file.
+for kernel in "${3:-}" "${4:-}"; do
+	[ -n "$kernel" ] || continue
+	name="boot_$(basename "$kernel")"
+	boot 2 256 "$kernel"
+	log=$out/boot-2-256.log
+	grep -q "Linux version 6\.1\." "$log" && grep -q "Brought up 1 node, 2 CPUs" "$log"
+	result $? "$name: krun_set_kernel boots it with 2 vCPUs"
+	[ "$(cat "$log.status")" -eq 0 ]
+	result $? "$name: VM ends by itself with status 0" "status $(cat "$log.status")"
 done
