@@ -37,7 +37,10 @@ def log(msg):
 #              its way out (with -no-reboot the process exits).
 #   console=   none: the peer has no console device (-nodefaults, no serial);
 #              results come back through the shared directory.
-PEER_CMDLINE = ("reboot=t panic=-1 panic_print=0 nomodule rw no-kvmapf quiet "
+#   panic=0    a peer that panics must hang (and time out as a failure):
+#              with panic=-1 a failed boot exits exactly like a good one and
+#              would be recorded as a fast boot.
+PEER_CMDLINE = ("reboot=t panic=0 panic_print=0 nomodule rw no-kvmapf quiet "
                 "root=/dev/root rootfstype=virtiofs init=/" + KB + "/peer-init.sh")
 
 
@@ -57,7 +60,11 @@ def qemu_cmd(sock, cpus, mem, init_args):
             "-chardev", f"socket,id=char0,path={sock}",
             "-device", "vhost-user-fs-device,queue-size=1024,chardev=char0,tag=/dev/root",
             "-kernel", A.vmlinux,
-            "-append", PEER_CMDLINE + " -- " + " ".join(init_args),
+            # Not "-- ARGS": QEMU appends its virtio_mmio.device= entries at
+            # the end, which after "--" would go to init instead of the
+            # kernel. An unknown name=value reaches init as an environment
+            # variable instead.
+            "-append", PEER_CMDLINE + " krun_bench=" + ",".join(init_args),
             "-nodefaults", "-no-user-config", "-nographic", "-no-reboot"]
 
 
@@ -99,8 +106,10 @@ class Peer:
         try:
             self.qemu.wait(timeout)
         except subprocess.TimeoutExpired:
+            dump = threads_dump(self.qemu.pid)
             self.kill()
-            raise
+            err = self.qemu.stderr.read().decode(errors="replace")[-800:]
+            raise RuntimeError(f"qemu hung ({timeout}s): threads {dump}; stderr: {err}")
         t = time.monotonic() - self.t0
         err = self.qemu.stderr.read().decode()
         self._reap_vfs()
@@ -126,6 +135,24 @@ class Peer:
         self._reap_vfs()
 
 
+def threads_dump(pid):
+    """Where each thread of a hung VMM sits: makes a timeout report useful."""
+    out = []
+    try:
+        for tid in sorted(os.listdir(f"/proc/{pid}/task")):
+            d = f"/proc/{pid}/task/{tid}"
+            try:
+                comm = open(d + "/comm").read().strip()
+                wchan = open(d + "/wchan").read().strip()
+                sc = open(d + "/syscall").read().split()[:1]
+            except OSError:
+                continue
+            out.append(f"{comm}:{wchan}:{sc[0] if sc else '?'}")
+    except OSError:
+        pass
+    return " ".join(out)
+
+
 class Ours:
     def __init__(self, cpus, mem, argv, stdout=subprocess.DEVNULL):
         self.t0 = time.monotonic()
@@ -136,8 +163,10 @@ class Ours:
         try:
             self.p.wait(timeout)
         except subprocess.TimeoutExpired:
+            dump = threads_dump(self.p.pid)
             self.kill()
-            raise
+            err = self.p.stderr.read().decode(errors="replace")[-800:]
+            raise RuntimeError(f"krun hung ({timeout}s): threads {dump}; stderr: {err}")
         t = time.monotonic() - self.t0
         if self.p.returncode != 0:
             raise RuntimeError(f"krun exit {self.p.returncode}: "
@@ -276,7 +305,8 @@ def wait_file(path, timeout, procs):
     while not os.path.exists(path):
         for p in procs:
             if p.poll() is not None:
-                raise RuntimeError(f"VM exited before ready ({p.returncode})")
+                err = p.stderr.read().decode(errors="replace")[-800:] if p.stderr else ""
+                raise RuntimeError(f"VM exited before ready ({p.returncode}): {err}")
         if time.monotonic() > end:
             raise RuntimeError("timed out waiting for " + path)
         time.sleep(0.05)
@@ -332,7 +362,8 @@ def parse_fs(path):
         p = ln.split()
         if len(p) == 3:
             if p[2] != "0":
-                raise RuntimeError(f"fs op {p[0]} failed (status {p[2]})")
+                raise RuntimeError(f"fs op {p[0]} failed (status {p[2]}) in {path}: "
+                                   + " | ".join(lines))
             res[p[0]] = float(p[1])
     return res
 

@@ -2,11 +2,19 @@
 # PID 1 of the peer guest (QEMU microvm + virtiofsd). Our own VM runs its
 # workloads through krun's init; the peer has no init of its own, so this script
 # plays that role: mount what krun's init mounts that the workloads need,
-# dispatch on the arguments after "--" on the kernel command line, and reboot
-# (reboot=t + QEMU -no-reboot: the VM process exits).
+# dispatch on its arguments, and reboot
+# (reboot=t + QEMU -no-reboot: the VM process exits). The arguments come as
+# krun_bench=ARG,ARG,... on the kernel command line, which the kernel hands to
+# init as an environment variable (QEMU appends its own parameters at the end,
+# so "-- ARGS" would swallow them).
 #   true            run /bin/true            (boot to exit)
 #   uptime FILE     write the uptime and CPU count to FILE (boot to init, from inside)
 #   guest ARGS...   /bin/sh /krun-bench/guest.sh ARGS...
+old_ifs=$IFS
+IFS=,
+# shellcheck disable=SC2086 # splitting on commas is the point
+set -- $krun_bench
+IFS=$old_ifs
 mount -t proc proc /proc 2>/dev/null
 # The guest kernel does not auto-mount devtmpfs (krun's init mounts it).
 [ -e /dev/null ] || mount -t devtmpfs devtmpfs /dev 2>/dev/null
