@@ -65,6 +65,10 @@ def qemu_cmd(sock, cpus, mem, init_args):
             # kernel. An unknown name=value reaches init as an environment
             # variable instead.
             "-append", PEER_CMDLINE + " krun_bench=" + ",".join(init_args),
+            # microvm's virtio-mmio is legacy (version 1) by default, and
+            # virtiofsd (libvhost-user) refuses legacy devices: it drops the
+            # connection and the guest never finds its root.
+            "-global", "virtio-mmio.force-legacy=false",
             "-nodefaults", "-no-user-config", "-nographic", "-no-reboot"]
 
 
