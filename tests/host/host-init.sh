@@ -55,6 +55,18 @@ done
 /bin/busybox ip link set lo up 2>/dev/null || ip link set lo up 2>/dev/null
 /bin/busybox hostname krun-test-host 2>/dev/null
 
+# Guests started while the host still runs on tsc-early have been seen to
+# hang; the switch to tsc comes a second or two into the boot.
+cs=/sys/devices/system/clocksource/clocksource0/current_clocksource
+for _ in $(seq 1 40); do
+	[ "$(cat "$cs" 2>/dev/null)" = tsc ] && break
+	sleep 0.2
+done
+if [ -n "${JOB_PROBE:-}" ] && ! timeout -k 2 30 sh -c "$JOB_PROBE" >/dev/null 2>&1; then
+	echo 75 > "$results/status"
+	finish 75
+fi
+
 # Tests may relax things (such as /dev/kvm's mode) only in this throwaway host.
 export KRUN_IN_TEST_HOST=1
 cd "$JOB_CWD" || fail "cd $JOB_CWD"
