@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <termios.h>
 #include <unistd.h>
@@ -57,11 +58,11 @@ static const int relayed_signals[] = {SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1,
 int start_check_rlimits(const char *const *rlimits)
 {
 	for (size_t i = 0; rlimits[i]; i++) {
-		const char *s = rlimits[i];
-		const char *eq = strchr(s, '=');
-		const char *colon = eq ? strchr(eq, ':') : NULL;
-		if (!eq || eq == s || !colon || colon == eq + 1 || !colon[1]) {
-			log_error("krun_set_rlimits: \"%s\" is not RESOURCE=CUR:MAX", s);
+		int resource;
+		struct rlimit rl;
+		/* The init parses them with the same function. */
+		if (parse_rlimit(rlimits[i], &resource, &rl)) {
+			log_error("krun_set_rlimits: \"%s\" is not RESOURCE=CUR:MAX", rlimits[i]);
 			return -EINVAL;
 		}
 	}

@@ -95,7 +95,11 @@ static void test_workload_arguments(void)
 	CHECK_EQ(krun_set_rlimits(c, NULL), -EINVAL);
 	const char *bad_rl[] = {"RLIMIT_NOFILE", NULL};
 	CHECK_EQ(krun_set_rlimits(c, bad_rl), -EINVAL);
-	const char *good_rl[] = {"RLIMIT_NOFILE=1024:2048", NULL};
+	const char *inverted_rl[] = {"RLIMIT_NOFILE=4096:1024", NULL};
+	CHECK_EQ(krun_set_rlimits(c, inverted_rl), -EINVAL);
+	const char *unknown_rl[] = {"RLIMIT_BOGUS=1:2", NULL};
+	CHECK_EQ(krun_set_rlimits(c, unknown_rl), -EINVAL);
+	const char *good_rl[] = {"RLIMIT_NOFILE=1024:2048", "7=64:unlimited", NULL};
 	CHECK_EQ(krun_set_rlimits(c, good_rl), 0);
 	CHECK_EQ(krun_set_root(c, NULL), -EINVAL);
 	CHECK_EQ(krun_set_root(c, "/nonexistent-root"), -ENOENT);
