@@ -752,7 +752,6 @@ static int setup_epoll(struct virtio_console *con, struct virtio_mmio_dev *dev)
 static int console_activate(void *opaque, struct virtio_mmio_dev *dev)
 {
 	struct virtio_console *con = opaque;
-	sigset_t all, old;
 
 	if (con->running)
 		return -EBUSY;
@@ -772,17 +771,12 @@ static int console_activate(void *opaque, struct virtio_mmio_dev *dev)
 	int ret = setup_epoll(con, dev);
 	if (ret)
 		return ret;
-	/* The worker must not take the caller's signals (SIGPIPE included). */
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	ret = -pthread_create(&con->thread, NULL, worker, con);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	ret = virtio_start_worker(&con->thread, worker, con, "console");
 	if (ret) {
 		close(con->epfd);
 		con->epfd = -1;
 		return ret;
 	}
-	pthread_setname_np(con->thread, "console");
 	con->running = true;
 	return 0;
 }

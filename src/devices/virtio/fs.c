@@ -140,22 +140,16 @@ static void *fs_worker(void *arg)
 static int fs_activate(void *opaque, struct virtio_mmio_dev *dev)
 {
 	struct virtio_fs *fs = opaque;
-	sigset_t all, old;
 	int ret;
 
 	if (fs->running)
 		return -EBUSY;
 	fs->dev = dev;
-	/* Signals belong to the VMM's own threads, not to this worker. */
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	ret = pthread_create(&fs->thread, NULL, fs_worker, fs);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	ret = virtio_start_worker(&fs->thread, fs_worker, fs, "fs worker");
 	if (ret) {
-		log_error("virtio-fs: cannot start worker: %d", ret);
-		return -ret;
+		log_error("virtio-fs: cannot start worker: %s", strerror(-ret));
+		return ret;
 	}
-	pthread_setname_np(fs->thread, "fs worker");
 	fs->running = true;
 	return 0;
 }

@@ -93,20 +93,15 @@ static void *worker(void *arg)
 static int rng_activate(void *opaque, struct virtio_mmio_dev *dev)
 {
 	struct virtio_rng *rng = opaque;
-	sigset_t all, old;
 	eventfd_t v;
 
 	if (rng->running)
 		return -EBUSY;
 	rng->dev = dev;
 	(void)eventfd_read(rng->stop_evt, &v);
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	int ret = -pthread_create(&rng->thread, NULL, worker, rng);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	int ret = virtio_start_worker(&rng->thread, worker, rng, "rng");
 	if (ret)
 		return ret;
-	pthread_setname_np(rng->thread, "rng");
 	rng->running = true;
 	return 0;
 }

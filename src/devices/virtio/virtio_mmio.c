@@ -9,6 +9,7 @@
 #include "virtio_mmio.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
@@ -484,4 +485,16 @@ void virtio_mmio_write(struct virtio_mmio_dev *dev, uint64_t offset, const void 
 	pthread_mutex_lock(&dev->lock);
 	reg_write(dev, offset, val);
 	pthread_mutex_unlock(&dev->lock);
+}
+
+int virtio_start_worker(pthread_t *thread, void *(*fn)(void *), void *arg, const char *name)
+{
+	sigset_t all, old;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	int ret = -pthread_create(thread, NULL, fn, arg);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (!ret)
+		pthread_setname_np(*thread, name);
+	return ret;
 }

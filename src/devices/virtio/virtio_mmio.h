@@ -88,4 +88,11 @@ void virtio_mmio_notify_config(struct virtio_mmio_dev *dev);
  * Safe from device threads (lock-free). */
 void virtio_mmio_set_broken(struct virtio_mmio_dev *dev);
 
+/*
+ * Starts a device's worker thread with every signal blocked: process
+ * signals (SIGTERM, SIGPIPE, SIGWINCH...) belong to the VMM's own loop.
+ * Returns 0 or -errno.
+ */
+int virtio_start_worker(pthread_t *thread, void *(*fn)(void *), void *arg, const char *name);
+
 #endif
