@@ -375,6 +375,39 @@ static int watch_signals(struct start_state *st, struct vm *vm)
 	return vm_watch_fd(vm, st->signal_fd, on_host_signal, st);
 }
 
+/*
+ * The FUSE server holds a descriptor for every inode the guest kernel keeps
+ * cached, which is easily more than the usual soft limit of 1024: a guest
+ * creating a few thousand files would see EMFILE.  This process belongs to
+ * the VM from here on, so it may use what its hard limit allows.
+ */
+static rlim_t max_open_files(void)
+{
+	char buf[32] = {0};
+	int fd = open("/proc/sys/fs/nr_open", O_RDONLY | O_CLOEXEC);
+	ssize_t n = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : -1;
+	if (fd >= 0)
+		close(fd);
+	rlim_t v = n > 0 ? (rlim_t)strtoull(buf, NULL, 10) : 0;
+	return v > 0 ? v : 1048576;
+}
+
+static void raise_fd_limit(void)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return;
+	/* With CAP_SYS_RESOURCE the hard limit may rise too, as virtiofsd does. */
+	struct rlimit want = {max_open_files(), max_open_files()};
+	if (want.rlim_max > rl.rlim_max && setrlimit(RLIMIT_NOFILE, &want) == 0)
+		return;
+	if (rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+			log_warn("cannot raise the open-file limit: %s", strerror(errno));
+	}
+}
+
 static void record_exit_code(void *opaque, int code)
 {
 	vm_set_exit_code(opaque, code);
@@ -435,6 +468,7 @@ int start_enter(struct krun_ctx *ctx)
 	st.serial_fd = fcntl(STDOUT_FILENO, F_DUPFD_CLOEXEC, 3);
 	st.cfg.serial_out_fd = st.serial_fd;
 
+	raise_fd_limit();
 	int ret = prepare_kernel(&st);
 	if (!ret)
 		ret = create_console(&st);

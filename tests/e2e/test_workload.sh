@@ -124,6 +124,13 @@ run -- /bin/sh -c 'cat /tmp-sem/from-host; stat -c "%s %h" /tmp-sem/b'
 check "host changes visible in guest, link count 2" \
 	[ "$(cat "$work/out")" = "$(printf 'host-side\n5 2')" ]
 
+# More files than the usual 1024 open-file limit: the server holds one
+# descriptor per inode the guest caches.
+run -- /bin/sh -c 'mkdir /many && cd /many && seq 1 5000 | xargs touch && echo created'
+check "creating 5000 files in the guest works" grep -qx created "$work/out"
+check "5000 files on the host" [ "$(ls "$root/many" | wc -l)" -eq 5000 ]
+rm -rf "$root/many"
+
 # --- read-only share -------------------------------------------------------
 mkdir -p "$work/ro" && echo keep >"$work/ro/file"
 run -v "data:$work/ro:ro" -- /bin/sh -c 'mkdir -p /mnt/ro && mount -t virtiofs data /mnt/ro &&
