@@ -12,6 +12,7 @@
 #include <sys/uio.h>
 
 #include "fuse_server.h"
+#include "util/iov.h"
 
 /* We speak 7.31 (what we need) up to 7.38 (what the structs below describe). */
 #define FS_PROTO_MAJOR 7
@@ -123,14 +124,6 @@ struct fs_req {
 
 /* Handlers return 0 after replying, -errno to have an error sent, or: */
 #define FS_NO_REPLY 1
-
-/* iov.c */
-size_t fs_iov_len(const struct iovec *iov, unsigned int cnt);
-size_t fs_iov_read(const struct iovec *iov, unsigned int cnt, size_t off, void *dst, size_t len);
-size_t fs_iov_write(const struct iovec *iov, unsigned int cnt, size_t off, const void *src,
-		    size_t len);
-unsigned int fs_iov_slice(const struct iovec *iov, unsigned int cnt, size_t off, size_t len,
-			  struct iovec *dst, unsigned int max, size_t *got);
 
 /* server.c: request helpers */
 int fs_reply(struct fs_req *r, const void *payload, size_t len);

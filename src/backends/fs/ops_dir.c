@@ -67,7 +67,7 @@ struct dir_emit {
 
 static void put_bytes(struct dir_emit *d, const void *p, size_t len)
 {
-	fs_iov_write(d->r->out, d->r->out_cnt, sizeof(struct fuse_out_header) + d->pos, p, len);
+	iov_write(d->r->out, d->r->out_cnt, sizeof(struct fuse_out_header) + d->pos, p, len);
 	d->pos += len;
 }
 

@@ -67,7 +67,7 @@ int fs_op_batch_forget(struct fs_req *r)
 
 		if (off + sizeof(one) > r->in_len)
 			break;
-		fs_iov_read(r->in, r->in_cnt, off, &one, sizeof(one));
+		iov_read(r->in, r->in_cnt, off, &one, sizeof(one));
 		fs_inode_forget(r->srv, one.nodeid, one.nlookup);
 	}
 	return FS_NO_REPLY;

@@ -172,7 +172,7 @@ static int read_virtual(struct fs_req *r, const struct fs_vfile *vf, uint64_t of
 
 	if (off < vf->len)
 		n = vf->len - off < size ? vf->len - off : size;
-	fs_iov_write(r->out, r->out_cnt, sizeof(struct fuse_out_header),
+	iov_write(r->out, r->out_cnt, sizeof(struct fuse_out_header),
 		     (const char *)vf->data + off, n);
 	return fs_reply_hdr(r, n);
 }
@@ -203,7 +203,7 @@ int fs_op_read(struct fs_req *r)
 		ret = read_virtual(r, h->ino->vf, in.offset, size);
 	} else {
 		/* Zero copy: the host kernel fills guest memory directly. */
-		cnt = fs_iov_slice(r->out, r->out_cnt, hdr, size, iov, FS_MAX_IOV, &got);
+		cnt = iov_slice(r->out, r->out_cnt, hdr, size, iov, FS_MAX_IOV, &got);
 		n = cnt ? preadv(h->fd, iov, (int)cnt, (off_t)in.offset) : 0;
 		ret = n < 0 ? -errno : fs_reply_hdr(r, (size_t)n);
 	}
@@ -236,7 +236,7 @@ int fs_op_write(struct fs_req *r)
 		ret = -EISDIR;
 	} else {
 		/* Zero copy: the host kernel reads guest memory directly. */
-		cnt = fs_iov_slice(r->in, r->in_cnt, data_off, in.size, iov, FS_MAX_IOV, &got);
+		cnt = iov_slice(r->in, r->in_cnt, data_off, in.size, iov, FS_MAX_IOV, &got);
 		if (got != in.size)
 			ret = -EINVAL;
 		else if ((n = cnt ? pwritev(h->fd, iov, (int)cnt, (off_t)in.offset) : 0) < 0)

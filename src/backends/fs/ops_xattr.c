@@ -60,7 +60,7 @@ int fs_op_setxattr(struct fs_req *r)
 		value = malloc(in.size);
 		if (!value)
 			return -ENOMEM;
-		fs_iov_read(r->in, r->in_cnt, value_off, value, in.size);
+		iov_read(r->in, r->in_cnt, value_off, value, in.size);
 	}
 	ret = target_get(r, &t);
 	if (ret >= 0) {

@@ -24,7 +24,7 @@ int fs_reply_hdr(struct fs_req *r, size_t payload_len)
 	oh.len = (uint32_t)(sizeof(oh) + payload_len);
 	oh.error = 0;
 	oh.unique = r->h.unique;
-	fs_iov_write(r->out, r->out_cnt, 0, &oh, sizeof(oh));
+	iov_write(r->out, r->out_cnt, 0, &oh, sizeof(oh));
 	r->reply_len = sizeof(oh) + payload_len;
 	return 0;
 }
@@ -35,7 +35,7 @@ int fs_reply(struct fs_req *r, const void *payload, size_t len)
 
 	if (ret)
 		return ret;
-	fs_iov_write(r->out, r->out_cnt, sizeof(struct fuse_out_header), payload, len);
+	iov_write(r->out, r->out_cnt, sizeof(struct fuse_out_header), payload, len);
 	return 0;
 }
 
@@ -50,7 +50,7 @@ static void reply_err(struct fs_req *r, int err)
 	oh.len = sizeof(oh);
 	oh.error = err;
 	oh.unique = r->h.unique;
-	fs_iov_write(r->out, r->out_cnt, 0, &oh, sizeof(oh));
+	iov_write(r->out, r->out_cnt, 0, &oh, sizeof(oh));
 	r->reply_len = sizeof(oh);
 }
 
@@ -257,7 +257,7 @@ static int dispatch(struct fs_req *r)
 	 * handlers fetch them piecewise. */
 	if ((op->flags & OPF_BULK_IN) && r->args_len > 64)
 		r->args_len = 64;
-	fs_iov_read(r->in, r->in_cnt, sizeof(r->h), r->args.b, r->args_len);
+	iov_read(r->in, r->in_cnt, sizeof(r->h), r->args.b, r->args_len);
 	return op->fn(r);
 }
 
@@ -276,9 +276,9 @@ int fuse_server_handle(struct fuse_server *srv, const struct iovec *in, unsigned
 	r.out = out;
 	r.out_cnt = out_cnt;
 	r.reply_len = 0;
-	r.out_cap = fs_iov_len(out, out_cnt);
-	in_total = fs_iov_len(in, in_cnt);
-	if (fs_iov_read(in, in_cnt, 0, &r.h, sizeof(r.h)) < sizeof(r.h))
+	r.out_cap = iov_total(out, out_cnt);
+	in_total = iov_total(in, in_cnt);
+	if (iov_read(in, in_cnt, 0, &r.h, sizeof(r.h)) < sizeof(r.h))
 		return -EINVAL;
 
 	if (r.h.len < sizeof(r.h) || r.h.len > in_total ||

@@ -17,6 +17,8 @@
  */
 #include "virtqueue.h"
 
+#include "../../util/iov.h"
+
 #include <errno.h>
 #include <string.h>
 
@@ -296,36 +298,12 @@ void vq_disable_notify(struct virtqueue *vq)
 	ring_store16(&used_ring(vq)->flags, VRING_USED_F_NO_NOTIFY);
 }
 
-static size_t iov_copy(const struct iovec *iov, unsigned int n, size_t off, void *buf,
-		       size_t len, bool to_iov)
-{
-	size_t done = 0;
-
-	for (unsigned int i = 0; i < n && done < len; i++) {
-		if (off >= iov[i].iov_len) {
-			off -= iov[i].iov_len;
-			continue;
-		}
-		size_t chunk = iov[i].iov_len - off;
-		if (chunk > len - done)
-			chunk = len - done;
-		uint8_t *seg = (uint8_t *)iov[i].iov_base + off;
-		if (to_iov)
-			memcpy(seg, (const uint8_t *)buf + done, chunk);
-		else
-			memcpy((uint8_t *)buf + done, seg, chunk);
-		done += chunk;
-		off = 0;
-	}
-	return done;
-}
-
 size_t vq_chain_read(const struct vq_chain *c, size_t off, void *dst, size_t len)
 {
-	return iov_copy(c->iov, c->nr_readable, off, dst, len, false);
+	return iov_read(c->iov, c->nr_readable, off, dst, len);
 }
 
 size_t vq_chain_write(const struct vq_chain *c, size_t off, const void *src, size_t len)
 {
-	return iov_copy(c->iov + c->nr_readable, c->nr_writable, off, (void *)src, len, true);
+	return iov_write(c->iov + c->nr_readable, c->nr_writable, off, src, len);
 }

@@ -1,14 +1,16 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * Byte-offset access to scatter lists.  Requests and replies may be split
+ * Byte-offset access to scatter lists.  Virtqueue buffers may be split
  * across descriptors at any byte, so nothing here assumes that a struct
  * lies within one segment.
  */
 #include <string.h>
 
-#include "fs_priv.h"
+#include "iov.h"
 
-size_t fs_iov_len(const struct iovec *iov, unsigned int cnt)
+#include <stdint.h>
+
+size_t iov_total(const struct iovec *iov, unsigned int cnt)
 {
 	size_t total = 0;
 
@@ -34,7 +36,7 @@ static unsigned int iov_seek(const struct iovec *iov, unsigned int cnt, size_t o
 	return i;
 }
 
-size_t fs_iov_read(const struct iovec *iov, unsigned int cnt, size_t off, void *dst, size_t len)
+size_t iov_read(const struct iovec *iov, unsigned int cnt, size_t off, void *dst, size_t len)
 {
 	size_t so, done = 0;
 	unsigned int i = iov_seek(iov, cnt, off, &so);
@@ -50,7 +52,7 @@ size_t fs_iov_read(const struct iovec *iov, unsigned int cnt, size_t off, void *
 	return done;
 }
 
-size_t fs_iov_write(const struct iovec *iov, unsigned int cnt, size_t off, const void *src,
+size_t iov_write(const struct iovec *iov, unsigned int cnt, size_t off, const void *src,
 		    size_t len)
 {
 	size_t so, done = 0;
@@ -69,7 +71,7 @@ size_t fs_iov_write(const struct iovec *iov, unsigned int cnt, size_t off, const
 
 /* Describes bytes [off, off + len) of iov in dst (at most max entries) so
  * that the kernel can move data straight to or from guest memory. */
-unsigned int fs_iov_slice(const struct iovec *iov, unsigned int cnt, size_t off, size_t len,
+unsigned int iov_slice(const struct iovec *iov, unsigned int cnt, size_t off, size_t len,
 			  struct iovec *dst, unsigned int max, size_t *got)
 {
 	size_t so, done = 0;
