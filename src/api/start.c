@@ -496,9 +496,12 @@ int start_enter(struct krun_ctx *ctx)
 		return ret;
 	}
 	enter_raw_mode(&st);
+	log_debug("starting the VM");
 	int code = vm_run(vm);
+	log_debug("guest stopped (status %d)", code);
 	vm_destroy(vm);
 	release(&st);
+	log_debug("VM released");
 	if (code < 0)
 		return code;
 	/* Upstream's contract: the guest's end is the process's end. */

@@ -17,6 +17,7 @@
 #include "util/log.h"
 
 #define KVM_MAX_CPUID 256
+#define CPUID_1_ECX_TSC_DEADLINE (1u << 24)
 /* Three pages KVM needs for real-mode emulation on VMX, below the 4 GiB top. */
 #define KVM_TSS_ADDR 0xfffbd000UL
 #define KVM_KICK_SIGNAL (SIGRTMIN + 0)
@@ -189,6 +190,24 @@ static struct kvm_cpuid2 *cpuid_alloc(unsigned int nr)
 	return c;
 }
 
+/*
+ * KVM emulates the TSC-deadline LAPIC timer on every host, Intel or AMD, but
+ * reports it as a capability rather than in KVM_GET_SUPPORTED_CPUID.  A guest
+ * that cannot see it calibrates its LAPIC timer against the PIT instead: a
+ * tenth of a second of every boot (much more when nested).
+ */
+static void advertise_tsc_deadline(struct x86_cpuid_entry *entries, unsigned int nr)
+{
+	int kvm = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	if (kvm < 0)
+		return;
+	bool available = ioctl(kvm, KVM_CHECK_EXTENSION, KVM_CAP_TSC_DEADLINE_TIMER) > 0;
+	close(kvm);
+	for (unsigned int i = 0; available && i < nr; i++)
+		if (entries[i].function == 1)
+			entries[i].ecx |= CPUID_1_ECX_TSC_DEADLINE;
+}
+
 int hv_supported_cpuid(struct hv_vm *vm, struct x86_cpuid_entry *entries, unsigned int *nr)
 {
 	(void)vm;
@@ -221,6 +240,7 @@ int hv_supported_cpuid(struct hv_vm *vm, struct x86_cpuid_entry *entries, unsign
 	}
 	*nr = c->nent;
 	free(c);
+	advertise_tsc_deadline(entries, *nr);
 	return 0;
 }
 

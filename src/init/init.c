@@ -642,18 +642,21 @@ static bool report_on(int fd, int status)
 }
 
 /*
- * Upstream targets the root directory; Linux forwards directory ioctls
- * only with FUSE >= 7.18 (fuse_dir_ioctl), so the workload file, a regular
- * file of the same fs, is the fallback.
+ * Any file of the root virtio-fs carries the ioctl.  The workload file is
+ * already open, so it costs no extra round trip to the host; upstream's
+ * target, the root directory, is the fallback (Linux forwards directory
+ * ioctls only with FUSE >= 7.18).
  */
 static void report_status(int status)
 {
+	if (report_on(workload_fd, status))
+		return;
 	int fd = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	bool ok = report_on(fd, status);
 
 	if (fd >= 0)
 		close(fd);
-	if (!ok && !report_on(workload_fd, status))
+	if (!ok)
 		msg("warning: could not report exit status %d to the host", status);
 }
 

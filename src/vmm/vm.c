@@ -287,6 +287,9 @@ static int setup_vcpus(struct vm *vm, const struct vm_config *cfg, uint64_t entr
 		log_error("cannot read supported CPUID: %s", strerror(-ret));
 		return ret;
 	}
+	char brand[48];
+	if (x86_host_brand(brand))
+		x86_cpuid_fill_brand(cpuid, &nr, MAX_CPUID_ENTRIES, brand);
 	for (unsigned int i = 0; i < vm->nr_vcpus; i++) {
 		struct vcpu *c = &vm->vcpus[i];
 		c->vm = vm;

@@ -37,6 +37,10 @@ check() { # vcpus ram
 	local want=$((m * 1024))
 	[ -n "$total" ] && [ "$total" -le "$want" ] && [ "$total" -ge $((want * 95 / 100)) ]
 	result $? "$name: guest sees ~${m} MiB" "kernel saw ${total:-nothing}K, asked ${want}K"
+	# Without it the kernel calibrates its LAPIC timer against the PIT for
+	# a tenth of a second on every boot.
+	grep -q "TSC deadline timer available" "$log"
+	result $? "$name: TSC-deadline timer offered to the guest"
 	[ "$status" -eq 0 ]
 	result $? "$name: VM ends by itself with status 0" "status $status"
 	if [ "$status" -ne 0 ] || [ -z "$total" ]; then

@@ -56,6 +56,12 @@ chmod 644 "$root/not-executable"
 run -- /not-executable
 check "non-executable program is 126" [ "$rc" -eq 126 ]
 
+# --- the CPU the guest sees ----------------------------------------------
+host_model=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
+run -- /bin/sh -c "sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1"
+check "guest CPU carries the host's name ($host_model)" \
+	[ "$(cat "$work/out")" = "${host_model:-no model name on the host}" ]
+
 # --- stdio ---------------------------------------------------------------
 printf 'line one\nline two\n' >"$work/in"
 stdin_file=$work/in run -- /bin/sh -c 'cat; echo after-eof; echo to-stderr >&2'
@@ -104,7 +110,7 @@ run -- /bin/sh -c "sha256sum /from-host.bin | cut -d' ' -f1;
 mapfile -t lines <"$work/out"
 check "host file read in guest is byte-identical (${big_mib} MiB)" [ "${lines[0]:-}" = "$want" ]
 check "guest file is byte-identical on the host (${big_mib} MiB)" \
-	[ -n "${lines[1]:-}" ] && [ "$(sha256sum <"$root/from-guest.bin" | cut -d' ' -f1)" = "${lines[1]:-}" ]
+	[ "$(sha256sum <"$root/from-guest.bin" | cut -d' ' -f1)" = "${lines[1]:-no sum from the guest}" ]
 rm -f "$root/from-host.bin" "$root/from-guest.bin"
 
 # --- filesystem semantics --------------------------------------------------
@@ -114,7 +120,7 @@ run -- /bin/sh -c '
 	chmod 640 b && chown 1234:5678 b && mkfifo fifo && mkdir sub && rmdir sub &&
 	echo ok'
 check "rename, link, symlink, chmod, chown, mkfifo in the guest" grep -qx ok "$work/out"
-check "rename visible on host" [ ! -e "$root/tmp-sem/a" ] && [ -f "$root/tmp-sem/b" ]
+check "rename visible on host" [ ! -e "$root/tmp-sem/a" -a -f "$root/tmp-sem/b" ]
 check "hard link shares the inode on host" [ "$(stat -c %i "$root/tmp-sem/b")" = "$(stat -c %i "$root/tmp-sem/c")" ]
 check "symlink target on host" [ "$(readlink "$root/tmp-sem/d")" = b ]
 check "mode and owner on host" [ "$(stat -c '%a %u %g' "$root/tmp-sem/b")" = "640 1234 5678" ]

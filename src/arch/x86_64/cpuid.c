@@ -2,13 +2,13 @@
 #include "arch/x86_64/cpuid.h"
 #include "arch/x86_64/mptable.h"
 
+#include <cpuid.h>
 #include <errno.h>
 #include <string.h>
 
 #define BIT(n)			(1u << (n))
 
 #define L1_ECX_VMX		BIT(5)
-#define L1_ECX_TSC_DEADLINE	BIT(24)
 #define L1_ECX_HYPERVISOR	BIT(31)
 #define L1_EDX_HTT		BIT(28)
 #define L6_EAX_TURBO		BIT(1)
@@ -70,15 +70,11 @@ enum x86_vendor x86_cpuid_vendor(const struct x86_cpuid_entry *e, unsigned int n
 	return X86_VENDOR_OTHER;
 }
 
-static void leaf1(struct x86_cpuid_entry *e, const struct topo *t,
-		  enum x86_vendor v)
+static void leaf1(struct x86_cpuid_entry *e, const struct topo *t)
 {
 	e->ecx |= L1_ECX_HYPERVISOR;
 	if (!t->nested)
 		e->ecx &= ~L1_ECX_VMX;
-	/* KVM's in-kernel LAPIC emulates it whatever the host says. */
-	if (v == X86_VENDOR_INTEL)
-		e->ecx |= L1_ECX_TSC_DEADLINE;
 	e->ebx = set_field(e->ebx, 24, 8, t->index);
 	e->ebx = set_field(e->ebx, 16, 8, 1u << ceil_log2(t->count));
 	e->ebx = set_field(e->ebx, 8, 8, 8);	/* CLFLUSH line: 8 * 8 bytes */
@@ -239,7 +235,7 @@ int x86_filter_cpuid(struct x86_cpuid_entry *entries, unsigned int *nr,
 		struct x86_cpuid_entry *e = &entries[i];
 
 		if (e->function == 1)
-			leaf1(e, &t, v);
+			leaf1(e, &t);
 		else if (e->function == 0x80000001 && !nested)
 			e->ecx &= ~E1_ECX_SVM;
 		if (v == X86_VENDOR_INTEL)
@@ -248,4 +244,60 @@ int x86_filter_cpuid(struct x86_cpuid_entry *entries, unsigned int *nr,
 			filter_amd(e, &t);
 	}
 	return 0;
+}
+
+#define BRAND_FIRST_LEAF	0x80000002u
+#define BRAND_LEAVES		3
+
+static bool brand_present(const struct x86_cpuid_entry *e, unsigned int nr)
+{
+	for (unsigned int i = 0; i < nr; i++)
+		if (e[i].function >= BRAND_FIRST_LEAF &&
+		    e[i].function < BRAND_FIRST_LEAF + BRAND_LEAVES &&
+		    (e[i].eax | e[i].ebx | e[i].ecx | e[i].edx))
+			return true;
+	return false;
+}
+
+int x86_cpuid_fill_brand(struct x86_cpuid_entry *entries, unsigned int *nr,
+			 unsigned int max, const char brand[48])
+{
+	struct x86_cpuid_entry *max_ext = find_leaf(entries, *nr, 0x80000000);
+
+	if (!max_ext || max_ext->eax < BRAND_FIRST_LEAF + BRAND_LEAVES - 1 ||
+	    brand_present(entries, *nr))
+		return 0;
+	for (unsigned int l = 0; l < BRAND_LEAVES; l++) {
+		uint32_t fn = BRAND_FIRST_LEAF + l;
+		struct x86_cpuid_entry *e = find_leaf(entries, *nr, fn);
+
+		if (!e) {
+			if (*nr >= max)
+				return -ENOSPC;
+			e = &entries[(*nr)++];
+		}
+		*e = (struct x86_cpuid_entry){ .function = fn };
+		memcpy(&e->eax, brand + 16 * l, 4);
+		memcpy(&e->ebx, brand + 16 * l + 4, 4);
+		memcpy(&e->ecx, brand + 16 * l + 8, 4);
+		memcpy(&e->edx, brand + 16 * l + 12, 4);
+	}
+	return 0;
+}
+
+bool x86_host_brand(char brand[48])
+{
+	unsigned int a, b, c, d;
+
+	memset(brand, 0, 48);
+	if (__get_cpuid_max(0x80000000, NULL) < BRAND_FIRST_LEAF + BRAND_LEAVES - 1)
+		return false;
+	for (unsigned int l = 0; l < BRAND_LEAVES; l++) {
+		__cpuid(BRAND_FIRST_LEAF + l, a, b, c, d);
+		memcpy(brand + 16 * l, &a, 4);
+		memcpy(brand + 16 * l + 4, &b, 4);
+		memcpy(brand + 16 * l + 8, &c, 4);
+		memcpy(brand + 16 * l + 12, &d, 4);
+	}
+	return brand[0] != 0;
 }

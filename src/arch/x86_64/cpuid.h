@@ -29,4 +29,15 @@ int x86_filter_cpuid(struct x86_cpuid_entry *entries, unsigned int *nr,
 		     unsigned int max, unsigned int vcpu_index,
 		     unsigned int nr_vcpus, bool nested);
 
+/*
+ * Some hosts' KVM leaves the brand string (leaves 0x80000002-4) empty; the
+ * guest then names its CPU "17/01".  Fills them from brand (48 bytes, NUL
+ * padded) when none of the three carries anything.  Returns 0 or -ENOSPC.
+ */
+int x86_cpuid_fill_brand(struct x86_cpuid_entry *entries, unsigned int *nr,
+			 unsigned int max, const char brand[48]);
+
+/* The host CPU's own brand string; false when it has none. */
+bool x86_host_brand(char brand[48]);
+
 #endif

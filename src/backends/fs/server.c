@@ -293,6 +293,9 @@ int fuse_server_handle(struct fuse_server *srv, const struct iovec *in, unsigned
 			r.args_len = FS_ARGS_MAX;
 		ret = dispatch(&r);
 	}
+	if (krun_log_get_level() >= LOG_LVL_TRACE)
+		log_trace("fs: op %u node %llu -> %d", r.h.opcode,
+			  (unsigned long long)r.h.nodeid, ret < 0 ? ret : 0);
 
 	if (ret == FS_NO_REPLY || r.h.opcode == FUSE_FORGET || r.h.opcode == FUSE_BATCH_FORGET)
 		return 0;

@@ -99,7 +99,6 @@ static void test_intel(void)
 	l = get(e, n, 1, 0);
 	CHECK(l->ecx & (1u << 31));
 	CHECK(!(l->ecx & (1u << 5)));	/* VMX hidden */
-	CHECK(l->ecx & (1u << 24));	/* TSC deadline */
 	CHECK_EQ(l->ebx >> 24, 2);
 	CHECK_EQ((l->ebx >> 16) & 0xff, 4);
 	CHECK_EQ((l->ebx >> 8) & 0xff, 8);
@@ -242,6 +241,70 @@ static void test_other_vendor_untouched_but_hypervisor(void)
 	CHECK_EQ(e[2].ecx, 0x8);
 }
 
+static void brand_of(const struct x86_cpuid_entry *e, unsigned int n, char out[49])
+{
+	memset(out, 0, 49);
+	for (unsigned int l = 0; l < 3; l++) {
+		const struct x86_cpuid_entry *b = get(e, n, 0x80000002 + l, 0);
+		if (!b)
+			return;
+		memcpy(out + 16 * l, &b->eax, 4);
+		memcpy(out + 16 * l + 4, &b->ebx, 4);
+		memcpy(out + 16 * l + 8, &b->ecx, 4);
+		memcpy(out + 16 * l + 12, &b->edx, 4);
+	}
+}
+
+static void test_brand_filled_when_missing_or_empty(void)
+{
+	struct x86_cpuid_entry e[MAX];
+	char want[48] = "Example CPU 9000 @ 3.00GHz", got[49];
+	unsigned int n = amd_set(e, true), n0 = n;
+
+	/* Missing leaves are appended... */
+	CHECK_EQ(x86_cpuid_fill_brand(e, &n, MAX, want), 0);
+	CHECK_EQ(n, n0 + 3);
+	brand_of(e, n, got);
+	CHECK_STR(got, want);
+
+	/* ...empty ones are overwritten in place. */
+	n = amd_set(e, true);
+	e[n++] = leaf(0x80000002, 0, 0, 0, 0, 0);
+	e[n++] = leaf(0x80000003, 0, 0, 0, 0, 0);
+	e[n++] = leaf(0x80000004, 0, 0, 0, 0, 0);
+	n0 = n;
+	CHECK_EQ(x86_cpuid_fill_brand(e, &n, MAX, want), 0);
+	CHECK_EQ(n, n0);
+	brand_of(e, n, got);
+	CHECK_STR(got, want);
+
+	/* No room: an error, never a write past max. */
+	n = amd_set(e, true);
+	CHECK_EQ(x86_cpuid_fill_brand(e, &n, n + 1, want), -ENOSPC);
+}
+
+static void test_brand_kept_when_present_or_unsupported(void)
+{
+	struct x86_cpuid_entry e[MAX];
+	char other[48] = "Other", got[49];
+	unsigned int n = amd_set(e, true), n0;
+
+	e[n++] = leaf(0x80000002, 0, 0x20444d41, 0, 0, 0);	/* "AMD " */
+	n0 = n;
+	CHECK_EQ(x86_cpuid_fill_brand(e, &n, MAX, other), 0);
+	CHECK_EQ(n, n0);
+	brand_of(e, n, got);
+	CHECK_STR(got, "AMD ");	/* one leaf with content: left as is */
+	CHECK_EQ(get(e, n, 0x80000002, 0)->eax, 0x20444d41);
+
+	/* A CPU whose highest extended leaf is below 0x80000004 has no brand. */
+	n = 0;
+	vendor_leaf(&e[n++], 1, "GenuineIntel");
+	e[n++] = leaf(0x80000000, 0, 0x80000001, 0, 0, 0);
+	CHECK_EQ(x86_cpuid_fill_brand(e, &n, MAX, other), 0);
+	CHECK_EQ(n, 2);
+}
+
 int main(void)
 {
 	RUN_TEST(test_vendor);
@@ -251,5 +314,7 @@ int main(void)
 	RUN_TEST(test_amd_inserts_ext_topology);
 	RUN_TEST(test_bad_args);
 	RUN_TEST(test_other_vendor_untouched_but_hypervisor);
+	RUN_TEST(test_brand_filled_when_missing_or_empty);
+	RUN_TEST(test_brand_kept_when_present_or_unsupported);
 	TEST_MAIN_END();
 }
