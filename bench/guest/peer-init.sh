@@ -15,9 +15,11 @@ IFS=,
 # shellcheck disable=SC2086 # splitting on commas is the point
 set -- $krun_bench
 IFS=$old_ifs
-mount -t proc proc /proc 2>/dev/null
 # The guest kernel does not auto-mount devtmpfs (krun's init mounts it).
-[ -e /dev/null ] || mount -t devtmpfs devtmpfs /dev 2>/dev/null
+# First, and with no redirection: until it is there, "2>/dev/null" would
+# create a regular file named null in the shared root on the host.
+mountpoint -q /dev || mount -t devtmpfs devtmpfs /dev
+mount -t proc proc /proc 2>/dev/null
 case "$1" in
 true) /bin/true ;;
 uptime)
