@@ -364,7 +364,7 @@ def parse_fs(path):
         raise RuntimeError("fs workload incomplete: " + " | ".join(lines))
     for ln in lines:
         p = ln.split()
-        if len(p) == 3:
+        if len(p) == 3 and not ln.startswith("#"):
             if p[2] != "0":
                 raise RuntimeError(f"fs op {p[0]} failed (status {p[2]}) in {path}: "
                                    + " | ".join(lines))

@@ -34,11 +34,13 @@ fs)
 	$BB mkdir -p "$base"
 	t() {	# t NAME CMD...: time CMD, append "NAME seconds status"
 		_n=$1; shift
-		_a=$(now); "$@"; _s=$?; _b=$(now)
+		_a=$(now); "$@" 2>"$out.err"; _s=$?; _b=$(now)
 		echo "$_n $(echo "$_b $_a" | $BB awk '{printf "%.2f", $1 - $2}') $_s" >>"$out"
+		# A failed step says why (the peer has no console to look at).
+		[ "$_s" = 0 ] || $BB tail -n 3 "$out.err" | $BB sed "s/^/# $_n: /" >>"$out"
 	}
-	seqwrite() { $BB dd if=/dev/zero of="$base/big" bs=1M count="$mb" conv=fsync 2>/dev/null; }
-	seqread() { $BB dd if="$base/big" of=/dev/null bs=1M 2>/dev/null; }
+	seqwrite() { $BB dd if=/dev/zero of="$base/big" bs=1M count="$mb" conv=fsync; }
+	seqread() { $BB dd if="$base/big" of=/dev/null bs=1M; }
 	randread() {
 		blocks=$((mb * 256)) i=0
 		while [ $i -lt "$nrand" ]; do

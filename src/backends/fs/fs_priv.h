@@ -54,11 +54,14 @@ struct fs_inode {
 	struct fs_inode *hnext;
 };
 
+struct fs_dir_stream;
+
 struct fs_handle {
 	struct fs_inode *ino;	/* holds a reference */
 	int fd;			/* -1 for a virtual file */
 	bool dir;
-	pthread_mutex_t dir_lock; /* serialises the directory stream offset */
+	pthread_mutex_t dir_lock; /* serialises the directory stream */
+	struct fs_dir_stream *stream;	/* under dir_lock; NULL until READDIR */
 	/* Under srv->lock. */
 	uint32_t refs;
 };

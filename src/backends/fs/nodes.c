@@ -668,6 +668,7 @@ static void handle_free(struct fuse_server *srv, struct fs_handle *h)
 	if (h->fd >= 0)
 		close(h->fd);
 	pthread_mutex_destroy(&h->dir_lock);
+	free(h->stream);
 	fs_inode_put(srv, h->ino);
 	free(h);
 }

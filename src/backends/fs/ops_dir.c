@@ -1,11 +1,15 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * Directory streams.  READDIR offsets are the host's own d_off cookies, so
- * a listing resumes exactly where the previous reply stopped even after
- * entries were added or removed in between.
+ * Directory streams.  READDIR offsets are the host's own d_off cookies.  A
+ * listing that goes on from where the previous reply stopped reads on from
+ * the same open stream, with the entries that did not fit kept for it,
+ * instead of seeking: on filesystems whose cookies are positions (tmpfs
+ * before Linux 6.6) a seek after unlinks lands past entries never sent, and
+ * "rm -rf" then finds its directory not empty.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -118,41 +122,92 @@ static bool emit(struct dir_emit *d, const struct dent *de)
 	return true;
 }
 
-/* Returns 1 when the reply is full, 0 at end of buffer, -errno. */
-static int emit_buffer(struct dir_emit *d, const char *buf, size_t len)
-{
-	size_t off = 0;
+struct fs_dir_stream {
+	union {
+		uint64_t align;
+		char b[8192];	/* linux_dirent64 records from getdents64 */
+	} buf;
+	size_t len, pos;	/* bytes in buf, bytes already sent */
+	uint64_t next_off;	/* cookie of the stream's position */
+	bool positioned;
+};
 
-	while (off + 19 < len) {
+/* Returns 1 when the reply is full, 0 when the buffer is used up, -errno. */
+static int emit_buffered(struct dir_emit *d, struct fs_dir_stream *s)
+{
+	/* linux_dirent64: u64 ino, s64 off, u16 reclen, u8 type, name. */
+	while (s->pos + 19 < s->len) {
+		const char *rec = s->buf.b + s->pos;
 		uint16_t reclen;
 		struct dent de;
 
-		memcpy(&de.ino, buf + off, 8);
-		memcpy(&de.off, buf + off + 8, 8);
-		memcpy(&reclen, buf + off + 16, 2);
-		de.type = (uint8_t)buf[off + 18];
-		if (reclen < 20 || reclen > len - off)
+		memcpy(&de.ino, rec, 8);
+		memcpy(&de.off, rec + 8, 8);
+		memcpy(&reclen, rec + 16, 2);
+		de.type = (uint8_t)rec[18];
+		if (reclen < 20 || reclen > s->len - s->pos)
 			return -EIO;
-		de.name = buf + off + 19;
+		de.name = rec + 19;
 		de.namelen = strnlen(de.name, reclen - 19);
 		if (!emit(d, &de))
 			return 1;
-		off += reclen;
+		s->pos += reclen;
+		s->next_off = de.off;
 	}
+	s->pos = s->len = 0;
 	return 0;
+}
+
+static int position_stream(struct fs_handle *h, uint64_t offset)
+{
+	struct fs_dir_stream *s = h->stream;
+
+	if (s->positioned && s->next_off == offset)
+		return 0;
+	s->len = s->pos = 0;
+	s->positioned = false;
+	if (offset > INT64_MAX)
+		return -EINVAL;
+	if (lseek(h->fd, (off_t)offset, SEEK_SET) < 0)
+		return -errno;
+	s->next_off = offset;
+	s->positioned = true;
+	return 0;
+}
+
+static int fill_reply(struct fs_handle *h, struct dir_emit *d, uint64_t offset)
+{
+	struct fs_dir_stream *s;
+	long n;
+	int ret;
+
+	if (!h->stream && !(h->stream = calloc(1, sizeof(*h->stream))))
+		return -ENOMEM;
+	s = h->stream;
+	ret = position_stream(h, offset);
+	while (!ret) {
+		if (s->pos >= s->len) {
+			n = syscall(SYS_getdents64, h->fd, s->buf.b, sizeof(s->buf.b));
+			if (n <= 0) {
+				if (n < 0)
+					s->positioned = false;
+				return n < 0 ? -errno : 0;
+			}
+			s->len = (size_t)n;
+			s->pos = 0;
+		}
+		ret = emit_buffered(d, s);
+	}
+	if (ret < 0)
+		s->positioned = false;
+	return ret < 0 ? ret : 0;
 }
 
 static int read_dir(struct fs_req *r, bool plus)
 {
-	/* linux_dirent64 records: u64 ino, s64 off, u16 reclen, u8 type, name. */
-	union {
-		uint64_t align;
-		char b[8192];
-	} buf;
 	struct fuse_read_in in;
 	struct dir_emit d = { .r = r, .plus = plus };
 	struct fs_handle *h;
-	long n;
 	int ret = fs_arg(r, &in, sizeof(in));
 
 	if (ret)
@@ -172,16 +227,7 @@ static int read_dir(struct fs_req *r, bool plus)
 		d.limit = in.size;
 
 	pthread_mutex_lock(&h->dir_lock);
-	if (in.offset > INT64_MAX || lseek(h->fd, (off_t)in.offset, SEEK_SET) < 0)
-		ret = in.offset > INT64_MAX ? -EINVAL : -errno;
-	while (!ret) {
-		n = syscall(SYS_getdents64, h->fd, buf.b, sizeof(buf.b));
-		if (n <= 0) {
-			ret = n < 0 ? -errno : 0;
-			break;
-		}
-		ret = emit_buffer(&d, buf.b, (size_t)n);
-	}
+	ret = fill_reply(h, &d, in.offset);
 	pthread_mutex_unlock(&h->dir_lock);
 	fs_handle_put(r->srv, h);
 	/* Entries already sent may hold lookup references: deliver them. */

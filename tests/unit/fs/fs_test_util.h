@@ -143,12 +143,13 @@ static inline int32_t t_init(struct t *t, uint32_t major, uint32_t minor)
 	return t_req(t, FUSE_INIT, 0, ARG(in), END);
 }
 
-static inline int t_setup_opts(struct t *t, bool ro, bool init)
+/* parent: the host directory the test tree goes in (its filesystem matters). */
+static inline int t_setup_at(struct t *t, const char *parent, bool ro, bool init)
 {
 	int err = 0;
 
 	memset(t, 0, sizeof(*t));
-	snprintf(t->base, sizeof(t->base), "/tmp/krun-fs-test.XXXXXX");
+	snprintf(t->base, sizeof(t->base), "%s/krun-fs-test.XXXXXX", parent);
 	if (!mkdtemp(t->base))
 		return -errno;
 	snprintf(t->share, sizeof(t->share), "%s/share", t->base);
@@ -168,6 +169,11 @@ static inline int t_setup_opts(struct t *t, bool ro, bool init)
 	if (init && t_init(t, 7, 38) != 0)
 		return -EPROTO;
 	return 0;
+}
+
+static inline int t_setup_opts(struct t *t, bool ro, bool init)
+{
+	return t_setup_at(t, "/tmp", ro, init);
 }
 
 static inline int t_setup(struct t *t)

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 /* FUSE passthrough operations, driven directly with in-memory requests. */
+#include <dirent.h>
 #include <sys/file.h>
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
@@ -548,6 +549,66 @@ static void test_readdir(void)
 	t_teardown(&t);
 }
 
+static int count_host_entries(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	int n = 0;
+
+	if (!d)
+		return -1;
+	while ((de = readdir(d)))
+		n += strcmp(de->d_name, ".") && strcmp(de->d_name, "..");
+	closedir(d);
+	return n;
+}
+
+/*
+ * What "rm -rf" does: list a chunk, unlink what it got, list on from the
+ * returned offset.  On tmpfs (before Linux 6.6) the offsets are positions,
+ * so a server that seeks to them after the unlinks skips entries and the
+ * directory is left not empty.
+ */
+static void test_readdir_while_unlinking(void)
+{
+	struct t t;
+	struct fuse_read_in in;
+	char name[64];
+	uint64_t fh;
+	int unlinked = 0, rounds = 0;
+
+	/* /dev/shm is tmpfs on Linux; elsewhere the check still holds. */
+	CHECK_EQ(t_setup_at(&t, access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp", false, true), 0);
+	for (int i = 0; i < 300; i++) {
+		snprintf(name, sizeof(name), "an-entry-with-a-rather-long-name-%03d", i);
+		write_host(tpath(&t, name), "x");
+	}
+	CHECK_EQ(t_opendir(&t, FUSE_ROOT_ID, &fh), 0);
+	memset(&in, 0, sizeof(in));
+	in.fh = fh;
+	in.size = 1024;
+	for (;;) {
+		struct dent_seen s;
+
+		CHECK_EQ(t_req(&t, FUSE_READDIR, FUSE_ROOT_ID, ARG(in), END), 0);
+		if (t.error || t.len == 0 || ++rounds > 1000)
+			break;
+		memset(&s, 0, sizeof(s));
+		parse_dirents(t_payload(&t), t.len, false, &s);
+		for (int i = 0; i < s.n; i++) {
+			if (strcmp(s.names[i], ".") && strcmp(s.names[i], "..")) {
+				CHECK_EQ(t_req(&t, FUSE_UNLINK, FUSE_ROOT_ID, STR(s.names[i]), END), 0);
+				unlinked++;
+			}
+		}
+		in.offset = s.last_off;
+	}
+	CHECK_EQ(t_release(&t, FUSE_ROOT_ID, fh, true), 0);
+	CHECK_EQ(unlinked, 300);
+	CHECK_EQ(count_host_entries(t.share), 0);
+	t_teardown(&t);
+}
+
 static void test_readdirplus(void)
 {
 	struct t t;
@@ -840,6 +901,7 @@ int main(void)
 	RUN_TEST(test_setattr);
 	RUN_TEST(test_readdir);
 	RUN_TEST(test_readdirplus);
+	RUN_TEST(test_readdir_while_unlinking);
 	RUN_TEST(test_statfs);
 	RUN_TEST(test_xattr);
 	RUN_TEST(test_posix_lock_conflict);
