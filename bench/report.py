@@ -130,7 +130,7 @@ def main():
                                  lambda s: mb * 1.048576 / s),
                     "seqread": (f"fs sequential read {mb} MiB (dd bs=1M, cold guest cache)",
                                 "MB/s", lambda s: mb * 1.048576 / s),
-                    "randread": (f"fs random 4 KiB reads ({p['rand_reads']} x busybox dd)",
+                    "randread": (f"fs random 4 KiB reads ({p['rand_reads']} preads, no readahead)",
                                  "ops/s", lambda s: p["rand_reads"] / s),
                     "create": (f"fs create {p['small_files']} empty files", "s", lambda s: s),
                     "stat": (f"fs stat {p['small_files']} files (ls -l)", "s", lambda s: s),

@@ -376,17 +376,26 @@ def fs_bench(runs):
     base = f"/{KB}/work/fs"
     common = [str(A.file_mb), str(A.rand_reads), str(A.small_files), f"/{KB}/tree.tar"]
     out = {"ours": [], "peer": [], "native": []}
+    def fresh():
+        # Each side starts from an empty work directory, whatever the
+        # previous run left behind.
+        shutil.rmtree(ROOT + base, ignore_errors=True)
+
     for i in range(runs):
+        fresh()
         f = f"/{KB}/out/fs.ours.{i}"
         Ours(A.fs_cpus, A.fs_mem, ["/bin/sh", f"/{KB}/guest.sh", "fs", f, base] + common
              ).wait(A.fs_timeout)
         out["ours"].append(parse_fs(ROOT + f))
+        fresh()
         f = f"/{KB}/out/fs.peer.{i}"
         Peer(A.fs_cpus, A.fs_mem, ["guest", "fs", f, base] + common).wait(A.fs_timeout)
         out["peer"].append(parse_fs(ROOT + f))
         # Native: the same script and busybox on the same tmpfs directory.
+        fresh()
         f = f"/{KB}/out/fs.native.{i}"
-        env = dict(os.environ, BB=os.path.join(ROOT, "bin/busybox"))
+        env = dict(os.environ, BB=os.path.join(ROOT, "bin/busybox"),
+                   RR=os.path.join(ROOT, KB, "randread"))
         subprocess.run([os.path.join(ROOT, "bin/busybox"), "sh", os.path.join(ROOT, KB, "guest.sh"),
                         "fs", ROOT + f, ROOT + base, str(A.file_mb), str(A.rand_reads),
                         str(A.small_files), os.path.join(ROOT, KB, "tree.tar")],
@@ -407,6 +416,7 @@ def main():
     ap.add_argument("--root", required=True, help="demo root to copy")
     ap.add_argument("--bench-dir", required=True, help="bench/ (guest scripts)")
     ap.add_argument("--tree-tar", required=True)
+    ap.add_argument("--randread", required=True, help="static random-read helper")
     ap.add_argument("--runs", type=int, default=20)
     ap.add_argument("--init-runs", type=int, default=5)
     ap.add_argument("--parallel", type=int, default=10)
@@ -438,6 +448,7 @@ def main():
     for name in ("peer-init.sh", "guest.sh"):
         shutil.copy(os.path.join(A.bench_dir, "guest", name), kb)
         os.chmod(os.path.join(kb, name), 0o755)
+    shutil.copy(A.randread, os.path.join(kb, "randread"))
     shutil.copy(A.tree_tar, os.path.join(kb, "tree.tar"))
 
     hw = open("/proc/cpuinfo").read()

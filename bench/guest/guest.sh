@@ -7,6 +7,7 @@
 #   guest.sh heavy READY_FILE TAR          untar + find + read, report ready, sleep
 #   guest.sh fs OUT BASE MB NRAND NSMALL TAR   timed fs workload, "name seconds" lines
 BB=${BB:-/bin/busybox}
+RR=${RR:-/krun-bench/randread}	# bench/guest/randread.c, static
 mode=$1
 shift
 
@@ -41,14 +42,7 @@ fs)
 	}
 	seqwrite() { $BB dd if=/dev/zero of="$base/big" bs=1M count="$mb" conv=fsync; }
 	seqread() { $BB dd if="$base/big" of=/dev/null bs=1M; }
-	randread() {
-		blocks=$((mb * 256)) i=0
-		while [ $i -lt "$nrand" ]; do
-			$BB dd if="$base/big" of=/dev/null bs=4k count=1 \
-				skip=$(((RANDOM * 32768 + RANDOM) % blocks)) 2>/dev/null || return 1
-			i=$((i + 1))
-		done
-	}
+	randread() { "$RR" "$base/big" "$nrand" 42; }
 	create() { $BB mkdir "$base/small" && cd "$base/small" && $BB seq 1 "$nsmall" | $BB xargs $BB touch; _r=$?; cd /; return $_r; }
 	statall() { $BB ls -l "$base/small" >/dev/null; }
 	unlinkall() { cd "$base/small" && $BB seq 1 "$nsmall" | $BB xargs $BB rm -f; _r=$?; cd /; $BB rmdir "$base/small"; return $_r; }
