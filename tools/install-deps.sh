@@ -11,7 +11,7 @@ packages=(
 	# the nested test host (QEMU TCG with SVM) and the peer VMM for benchmarks
 	qemu-system-x86 qemu-system-common
 	# demo and test root filesystems
-	busybox-static debootstrap
+	busybox-static debootstrap e2fsprogs
 	# benchmark plot (bench/run)
 	python3-matplotlib
 )

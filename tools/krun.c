@@ -44,6 +44,11 @@ struct volume {
 	bool read_only;
 };
 
+struct disk {
+	char *path;
+	bool read_only;
+};
+
 struct options {
 	unsigned int cpus;
 	unsigned int memory_mib;
@@ -54,6 +59,8 @@ struct options {
 	const char *workdir;
 	struct volume *volumes;
 	size_t n_volumes;
+	struct disk *disks;
+	size_t n_disks;
 	struct strv rlimits;
 	bool have_user;
 	uid_t uid;
@@ -161,6 +168,8 @@ static void usage(FILE *out)
 "  -w, --workdir DIR          working directory inside the guest\n"
 "  -v, --volume TAG:DIR[:ro]  also share host DIR with the guest as virtio-fs TAG\n"
 "                             (mount it in the guest: mount -t virtiofs TAG /mnt)\n"
+"  -d, --disk IMAGE[:ro]      attach a raw disk image as a virtio-block device;\n"
+"                             repeatable: the guest sees /dev/vda, /dev/vdb, ...\n"
 "  -u, --user UID[:GID]       run COMMAND as UID/GID in the guest; krun itself\n"
 "                             also drops to UID/GID on the host before the VM\n"
 "                             starts (it must then be able to open /dev/kvm)\n"
@@ -250,6 +259,25 @@ static void parse_volume(struct options *o, const char *s)
 	v->tag = tag;
 	v->path = path;
 	v->read_only = mode && strcmp(mode, "ro") == 0;
+}
+
+static void parse_disk(struct options *o, const char *s)
+{
+	char *path = strdup(s);
+	size_t len;
+	struct disk *d;
+
+	if (!path)
+		die("out of memory");
+	len = strlen(path);
+	o->disks = xrealloc(o->disks, (o->n_disks + 1) * sizeof(*o->disks));
+	d = &o->disks[o->n_disks++];
+	d->read_only = len > 3 && strcmp(path + len - 3, ":ro") == 0;
+	if (d->read_only || (len > 3 && strcmp(path + len - 3, ":rw") == 0))
+		path[len - 3] = '\0';
+	if (!*path)
+		die("invalid disk '%s' (expected IMAGE[:ro])", s);
+	d->path = path;
 }
 
 static const struct {
@@ -396,6 +424,7 @@ static const struct option long_options[] = {
 	{ "inherit-env", no_argument, NULL, OPT_INHERIT_ENV },
 	{ "workdir", required_argument, NULL, 'w' },
 	{ "volume", required_argument, NULL, 'v' },
+	{ "disk", required_argument, NULL, 'd' },
 	{ "user", required_argument, NULL, 'u' },
 	{ "rlimit", required_argument, NULL, 'r' },
 	{ "log-level", required_argument, NULL, 'l' },
@@ -418,7 +447,7 @@ static void parse_args(struct options *o, int argc, char **argv)
 	o->log_level = -1;
 
 	/* '+': stop at the first non-option (ROOTDIR); ':': report missing args. */
-	while ((c = getopt_long(argc, argv, "+:c:m:e:w:v:u:r:l:h", long_options, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+:c:m:e:w:v:d:u:r:l:h", long_options, NULL)) != -1) {
 		switch (c) {
 		case 'c':
 			o->cpus = (unsigned int)parse_ulong(optarg, 1, UINT8_MAX, "cpu count");
@@ -441,6 +470,9 @@ static void parse_args(struct options *o, int argc, char **argv)
 			break;
 		case 'v':
 			parse_volume(o, optarg);
+			break;
+		case 'd':
+			parse_disk(o, optarg);
 			break;
 		case 'u':
 			parse_user(o, optarg);
@@ -584,6 +616,14 @@ int main(int argc, char **argv)
 		if (ret < 0)
 			die("volume '%s': krun_add_virtiofs3: %s", o.volumes[i].tag,
 			    strerror((int)-ret));
+	}
+	for (size_t i = 0; i < o.n_disks; i++) {
+		char id[32];
+
+		snprintf(id, sizeof(id), "disk%zu", i);
+		ret = krun_add_disk((uint32_t)ctx, id, o.disks[i].path, o.disks[i].read_only);
+		if (ret < 0)
+			die("disk '%s': krun_add_disk: %s", o.disks[i].path, strerror((int)-ret));
 	}
 	if (o.workdir)
 		check(krun_set_workdir((uint32_t)ctx, o.workdir), "krun_set_workdir");

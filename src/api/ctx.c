@@ -62,6 +62,12 @@ void ctx_destroy(struct krun_ctx *c)
 		free(c->shares[i].tag);
 		free(c->shares[i].path);
 	}
+	for (unsigned int i = 0; i < c->nr_disks; i++) {
+		free(c->disks[i].block_id);
+		free(c->disks[i].path);
+	}
+	free(c->root_disk);
+	free(c->data_disk);
 	free(c->exec_path);
 	strv_free(c->argv);
 	strv_free(c->envp);

@@ -13,12 +13,21 @@
 
 #define CTX_MAX_SHARES 8
 #define CTX_MAX_OVERLAYS 16
+#define CTX_MAX_DISKS 8
 #define CTX_MAX_STRV 4096	/* upstream scans arrays up to this many entries */
 
 struct ctx_share {
 	char *tag;
 	char *path;		/* NULL: empty filesystem */
 	bool read_only;
+};
+
+struct ctx_disk {
+	char *block_id;
+	char *path;
+	bool read_only;
+	bool direct_io;
+	uint32_t sync_mode;	/* KRUN_SYNC_* */
 };
 
 struct ctx_console {
@@ -39,6 +48,14 @@ struct krun_ctx {
 
 	struct ctx_share shares[CTX_MAX_SHARES];
 	unsigned int nr_shares;
+
+	/* krun_add_disk*, in guest order (vda, vdb, ...). */
+	struct ctx_disk disks[CTX_MAX_DISKS];
+	unsigned int nr_disks;
+	/* Deprecated krun_set_root_disk/krun_set_data_disk: used only when
+	 * no krun_add_disk* was called, as upstream. */
+	char *root_disk;
+	char *data_disk;
 
 	char *exec_path;
 	char **argv;		/* without argv[0], as krun_set_exec takes it */

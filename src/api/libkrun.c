@@ -12,6 +12,7 @@
 
 #include "libkrun.h"
 
+#include "api/api.h"
 #include "api/ctx.h"
 #include "api/start.h"
 #include "hv/hv.h"
@@ -19,26 +20,11 @@
 #include "kernel/loader.h"
 #include "util/log.h"
 
-#define KRUN_API __attribute__((visibility("default")))
-
 /* The bundled kernel is built with NR_CPUS=16. */
 #define MAX_GUEST_VCPUS 16
 #define MIN_RAM_MIB 64
 #define MAX_RAM_MIB (1024u * 1024u)
 #define MAX_TAG_LEN 36
-
-#define LOCK_CTX(c, id)                                                                    \
-	struct krun_ctx *c = ctx_lock(id);                                                 \
-	if (!c) {                                                                          \
-		log_error("%s: unknown context %u", __func__, (unsigned int)(id));         \
-		return -ENOENT;                                                            \
-	}
-
-static int refuse(const char *fn, const char *why)
-{
-	log_error("%s: %s", fn, why);
-	return -EINVAL;
-}
 
 static int not_implemented(const char *fn)
 {
@@ -85,11 +71,11 @@ KRUN_API int32_t krun_set_log_level(uint32_t level)
 KRUN_API int32_t krun_init_log(int target_fd, uint32_t level, uint32_t style, uint32_t options)
 {
 	if (target_fd == 0 || target_fd < KRUN_LOG_TARGET_DEFAULT)
-		return refuse(__func__, "invalid log target fd");
+		return api_refuse(__func__, "invalid log target fd");
 	if (style > KRUN_LOG_STYLE_NEVER)
-		return refuse(__func__, "invalid log style");
+		return api_refuse(__func__, "invalid log style");
 	if (options & ~(uint32_t)KRUN_LOG_OPTION_NO_ENV)
-		return refuse(__func__, "unknown log options");
+		return api_refuse(__func__, "unknown log options");
 	int fd = target_fd == KRUN_LOG_TARGET_DEFAULT ? 2 : target_fd;
 	if (fcntl(fd, F_GETFD) < 0) {
 		log_error("%s: fd %d is not open", __func__, fd);
@@ -127,7 +113,7 @@ static uint64_t host_ram_mib(void)
 KRUN_API int32_t krun_set_vm_config(uint32_t ctx_id, uint8_t num_vcpus, uint32_t ram_mib)
 {
 	if (num_vcpus == 0)
-		return refuse(__func__, "a VM needs at least one vCPU");
+		return api_refuse(__func__, "a VM needs at least one vCPU");
 	if (num_vcpus > MAX_GUEST_VCPUS) {
 		log_error("%s: %u vCPUs requested, the guest kernel supports %d", __func__,
 			  num_vcpus, MAX_GUEST_VCPUS);
@@ -255,9 +241,9 @@ KRUN_API int32_t krun_set_kernel(uint32_t ctx_id, const char *kernel_path, uint3
 				 const char *initramfs, const char *cmdline)
 {
 	if (!kernel_path)
-		return refuse(__func__, "kernel path is NULL");
+		return api_refuse(__func__, "kernel path is NULL");
 	if (kernel_format > KRUN_KERNEL_FORMAT_IMAGE_ZSTD)
-		return refuse(__func__, "unknown kernel format");
+		return api_refuse(__func__, "unknown kernel format");
 	if (kernel_format != KRUN_KERNEL_FORMAT_ELF) {
 		/* bzImage is passed as RAW by some callers; the loader sniffs it. */
 		if (kernel_format != KRUN_KERNEL_FORMAT_RAW) {
@@ -288,9 +274,9 @@ KRUN_API int32_t krun_set_kernel(uint32_t ctx_id, const char *kernel_path, uint3
 KRUN_API int32_t krun_set_kernel_console(uint32_t ctx_id, const char *console_id)
 {
 	if (!console_id || !*console_id)
-		return refuse(__func__, "console id is NULL or empty");
+		return api_refuse(__func__, "console id is NULL or empty");
 	if (strpbrk(console_id, " \t\n\"="))
-		return refuse(__func__, "console id contains spaces, quotes or '='");
+		return api_refuse(__func__, "console id contains spaces, quotes or '='");
 	LOCK_CTX(c, ctx_id);
 	int ret = replace_str(&c->kernel_console, console_id);
 	ctx_unlock();
@@ -312,9 +298,9 @@ static int add_share(uint32_t ctx_id, const char *fn, const char *tag, const cha
 		     bool read_only)
 {
 	if (!tag || !*tag)
-		return refuse(fn, "tag is NULL or empty");
+		return api_refuse(fn, "tag is NULL or empty");
 	if (strlen(tag) > MAX_TAG_LEN)
-		return refuse(fn, "tag is longer than 36 bytes");
+		return api_refuse(fn, "tag is longer than 36 bytes");
 	if (path) {
 		struct stat st;
 		if (stat(path, &st) < 0) {
@@ -359,7 +345,7 @@ out:
 KRUN_API int32_t krun_set_root(uint32_t ctx_id, const char *root_path)
 {
 	if (!root_path)
-		return refuse(__func__, "root path is NULL");
+		return api_refuse(__func__, "root path is NULL");
 	return add_share(ctx_id, __func__, KRUN_FS_ROOT_TAG, root_path, false);
 }
 
@@ -393,7 +379,7 @@ KRUN_API int32_t krun_disable_implicit_init(uint32_t ctx_id)
 KRUN_API int32_t krun_get_default_init(const uint8_t **data_out, size_t *len_out)
 {
 	if (!data_out || !len_out)
-		return refuse(__func__, "NULL output pointer");
+		return api_refuse(__func__, "NULL output pointer");
 	*data_out = krun_init_blob(len_out);
 	return 0;
 }
@@ -403,7 +389,7 @@ KRUN_API int32_t krun_set_mapped_volumes(uint32_t ctx_id, const char *const mapp
 	(void)ctx_id;
 	(void)mapped_volumes;
 	/* Upstream rejects this too: volumes are krun_add_virtiofs shares. */
-	return refuse(__func__, "mapped volumes are not supported; use krun_add_virtiofs");
+	return api_refuse(__func__, "mapped volumes are not supported; use krun_add_virtiofs");
 }
 
 KRUN_API int32_t krun_fs_add_overlay_file(uint32_t ctx_id, const char *fs_tag, const char *path,
@@ -430,7 +416,7 @@ KRUN_API int32_t krun_set_exec(uint32_t ctx_id, const char *exec_path, const cha
 			       const char *const envp[])
 {
 	if (!exec_path || !*exec_path)
-		return refuse(__func__, "exec path is NULL or empty");
+		return api_refuse(__func__, "exec path is NULL or empty");
 	LOCK_CTX(c, ctx_id);
 	char *path = strdup(exec_path);
 	char **args = NULL, **env = NULL;
@@ -472,7 +458,7 @@ KRUN_API int32_t krun_set_env(uint32_t ctx_id, const char *const envp[])
 KRUN_API int32_t krun_set_workdir(uint32_t ctx_id, const char *workdir_path)
 {
 	if (!workdir_path || !*workdir_path)
-		return refuse(__func__, "workdir is NULL or empty");
+		return api_refuse(__func__, "workdir is NULL or empty");
 	LOCK_CTX(c, ctx_id);
 	int ret = replace_str(&c->workdir, workdir_path);
 	ctx_unlock();
@@ -482,7 +468,7 @@ KRUN_API int32_t krun_set_workdir(uint32_t ctx_id, const char *workdir_path)
 KRUN_API int32_t krun_set_rlimits(uint32_t ctx_id, const char *const rlimits[])
 {
 	if (!rlimits)
-		return refuse(__func__, "rlimits is NULL");
+		return api_refuse(__func__, "rlimits is NULL");
 	int ret = start_check_rlimits(rlimits);
 	if (ret)
 		return ret;
@@ -513,7 +499,7 @@ KRUN_API int32_t krun_setgid(uint32_t ctx_id, gid_t gid)
 KRUN_API int32_t krun_set_smbios_oem_strings(uint32_t ctx_id, const char *const oem_strings[])
 {
 	if (!oem_strings)
-		return refuse(__func__, "oem strings array is NULL");
+		return api_refuse(__func__, "oem strings array is NULL");
 	LOCK_CTX(c, ctx_id);
 	ctx_unlock();
 	return 0; /* SMBIOS is not built on x86, as upstream */
@@ -534,7 +520,7 @@ KRUN_API int32_t krun_disable_implicit_console(uint32_t ctx_id)
 KRUN_API int32_t krun_set_console_output(uint32_t ctx_id, const char *c_filepath)
 {
 	if (!c_filepath || !*c_filepath)
-		return refuse(__func__, "path is NULL or empty");
+		return api_refuse(__func__, "path is NULL or empty");
 	LOCK_CTX(c, ctx_id);
 	int ret = 0;
 	if (c->console_output) {
@@ -602,7 +588,7 @@ KRUN_API int32_t krun_get_shutdown_eventfd(uint32_t ctx_id)
 {
 	LOCK_CTX(c, ctx_id);
 	ctx_unlock();
-	return refuse(__func__, "no shutdown eventfd on Linux");
+	return api_refuse(__func__, "no shutdown eventfd on Linux");
 }
 
 /* ------------------------------------------------------------------ */

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "backends/fs/fuse_server.h"
+#include "devices/virtio/block.h"
 #include "devices/virtio/console.h"
 #include "devices/virtio/fs.h"
 #include "devices/virtio/rng.h"
@@ -37,6 +38,8 @@ struct start_state {
 	int serial_fd;
 	struct virtio_fs *fs[CTX_MAX_SHARES];
 	unsigned int nr_fs;
+	struct virtio_blk *blk[CTX_MAX_DISKS];
+	unsigned int nr_blk;
 	struct fuse_server *root_server;
 	uint8_t *workload;
 	size_t workload_len;
@@ -224,6 +227,44 @@ static int create_shares(struct start_state *st)
 			return err;
 	}
 	return 0;
+}
+
+static int attach_disk(struct start_state *st, const char *path, bool read_only,
+		       bool direct_io, enum virtio_blk_sync sync)
+{
+	int err = 0;
+	struct virtio_blk *blk = virtio_blk_create(path, read_only, direct_io, sync, &err);
+	if (!blk) {
+		log_error("disk %s: %s", path, strerror(-err));
+		return err ? err : -EINVAL;
+	}
+	st->blk[st->nr_blk++] = blk;
+	return add_virtio(st, virtio_blk_ops(blk), blk);
+}
+
+/* After the shares, in API order: the guest names them vda, vdb, ... */
+static int create_disks(struct start_state *st)
+{
+	const struct krun_ctx *c = st->ctx;
+	int ret = 0;
+
+	for (unsigned int i = 0; i < c->nr_disks && !ret; i++) {
+		const struct ctx_disk *d = &c->disks[i];
+		ret = attach_disk(st, d->path, d->read_only, d->direct_io,
+				  (enum virtio_blk_sync)d->sync_mode);
+	}
+	if (c->nr_disks) {
+		if (c->root_disk || c->data_disk)
+			log_warn("krun_set_root_disk/krun_set_data_disk are ignored when "
+				 "krun_add_disk* is used");
+		return ret;
+	}
+	/* Deprecated pair: read-write raw images, root first. */
+	if (c->root_disk)
+		ret = attach_disk(st, c->root_disk, false, false, VIRTIO_BLK_SYNC_FULL);
+	if (!ret && c->data_disk)
+		ret = attach_disk(st, c->data_disk, false, false, VIRTIO_BLK_SYNC_FULL);
+	return ret;
 }
 
 static int first_tty(int a, int b, int c)
@@ -449,6 +490,8 @@ static void release(struct start_state *st)
 		close(st->serial_fd);
 	for (unsigned int i = 0; i < st->nr_fs; i++)
 		virtio_fs_destroy(st->fs[i]);
+	for (unsigned int i = 0; i < st->nr_blk; i++)
+		virtio_blk_destroy(st->blk[i]);
 	free(st->workload);
 	ctx_destroy(st->ctx);
 }
@@ -474,6 +517,8 @@ int start_enter(struct krun_ctx *ctx)
 		ret = create_console(&st);
 	if (!ret)
 		ret = create_shares(&st);
+	if (!ret)
+		ret = create_disks(&st);
 	if (!ret)
 		ret = create_rng(&st);
 	if (!ret)

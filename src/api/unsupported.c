@@ -19,42 +19,6 @@ static int missing(const char *fn)
 	return -ENOSYS;
 }
 
-KRUN_API int32_t krun_set_root_disk(uint32_t ctx_id, const char *disk_path)
-{
-	UNUSED(ctx_id), UNUSED(disk_path);
-	return missing(__func__);
-}
-
-KRUN_API int32_t krun_set_data_disk(uint32_t ctx_id, const char *disk_path)
-{
-	UNUSED(ctx_id), UNUSED(disk_path);
-	return missing(__func__);
-}
-
-KRUN_API int32_t krun_add_disk(uint32_t ctx_id, const char *block_id, const char *disk_path,
-			       bool read_only)
-{
-	UNUSED(ctx_id), UNUSED(block_id), UNUSED(disk_path), UNUSED(read_only);
-	return missing(__func__);
-}
-
-KRUN_API int32_t krun_add_disk2(uint32_t ctx_id, const char *block_id, const char *disk_path,
-				uint32_t disk_format, bool read_only)
-{
-	UNUSED(ctx_id), UNUSED(block_id), UNUSED(disk_path), UNUSED(disk_format),
-		UNUSED(read_only);
-	return missing(__func__);
-}
-
-KRUN_API int32_t krun_add_disk3(uint32_t ctx_id, const char *block_id, const char *disk_path,
-				uint32_t disk_format, bool read_only, bool direct_io,
-				uint32_t sync_mode)
-{
-	UNUSED(ctx_id), UNUSED(block_id), UNUSED(disk_path), UNUSED(disk_format),
-		UNUSED(read_only), UNUSED(direct_io), UNUSED(sync_mode);
-	return missing(__func__);
-}
-
 KRUN_API int32_t krun_set_root_disk_remount(uint32_t ctx_id, const char *device,
 					    const char *fstype, const char *options)
 {

@@ -20,27 +20,8 @@ root=$work/root
 [ -n "${KRUN_IN_TEST_HOST:-}" ] && chmod 666 /dev/kvm
 "$here/../../tools/mkdemoroot.sh" "$root" >/dev/null || { echo "FAIL demo root"; exit 1; }
 
-ok() { echo "PASS $1"; }
-ko() {
-	echo "FAIL $1${2:+: $2}"
-	[ -f "$work/out" ] && { echo "--- stdout"; tail -20 "$work/out"; }
-	[ -f "$work/err" ] && { echo "--- stderr"; tail -20 "$work/err"; }
-}
-check() { # name, then a command whose status decides
-	local name=$1
-	shift
-	if "$@"; then ok "$name"; else ko "$name"; fi
-}
-
-# run [krun options...] -- command...: stdout/stderr to $work/out,err; status in $rc
-run() {
-	local opts=()
-	while [ "$1" != "--" ]; do opts+=("$1"); shift; done
-	shift
-	timeout 300 "$krun" "${opts[@]}" "$root" "$@" <"${stdin_file:-/dev/null}" \
-		>"$work/out" 2>"$work/err"
-	rc=$?
-}
+# shellcheck source=lib.sh
+. "$here/lib.sh"
 
 # --- exit statuses -------------------------------------------------------
 for code in 0 1 42; do

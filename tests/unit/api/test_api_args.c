@@ -116,10 +116,45 @@ static void test_workload_arguments(void)
 	krun_free_ctx(c);
 }
 
+static void test_disks(void)
+{
+	uint32_t c = (uint32_t)krun_create_ctx();
+	char *img = tmp_file("disk.img", "0123456789abcdef", 16);
+	char name[32];
+
+	CHECK_EQ(krun_add_disk(c, NULL, img, false), -EINVAL);
+	CHECK_EQ(krun_add_disk(c, "", img, false), -EINVAL);
+	CHECK_EQ(krun_add_disk(c, "d", NULL, false), -EINVAL);
+	CHECK_EQ(krun_add_disk(c, "d", "/nonexistent.img", false), -ENOENT);
+	CHECK_EQ(krun_add_disk(c, "d", tmpdir, false), -EINVAL);	/* a directory */
+	CHECK_EQ(krun_add_disk(12345, "d", img, false), -ENOENT);
+	CHECK_EQ(krun_add_disk2(c, "d", img, KRUN_DISK_FORMAT_QCOW2, false), -ENOTSUP);
+	CHECK_EQ(krun_add_disk2(c, "d", img, KRUN_DISK_FORMAT_VMDK, false), -ENOTSUP);
+	CHECK_EQ(krun_add_disk2(c, "d", img, 3, false), -EINVAL);
+	CHECK_EQ(krun_add_disk3(c, "d", img, KRUN_DISK_FORMAT_RAW, false, false, 3), -EINVAL);
+	CHECK_EQ(krun_add_disk(c, "d", img, false), 0);
+	CHECK_EQ(krun_add_disk(c, "d", img, true), -EEXIST);
+	CHECK_EQ(krun_add_disk2(c, "e", img, KRUN_DISK_FORMAT_RAW, true), 0);
+	CHECK_EQ(krun_add_disk3(c, "f", img, KRUN_DISK_FORMAT_RAW, false, true, KRUN_SYNC_NONE),
+		 0);
+	for (int i = 0; i < 5; i++) {
+		snprintf(name, sizeof(name), "more-%d", i);
+		CHECK_EQ(krun_add_disk(c, name, img, true), 0);
+	}
+	CHECK_EQ(krun_add_disk(c, "one-too-many", img, true), -ENOSPC);
+	CHECK_EQ(krun_set_root_disk(c, NULL), -EINVAL);
+	CHECK_EQ(krun_set_root_disk(c, "/nonexistent.img"), -ENOENT);
+	CHECK_EQ(krun_set_data_disk(c, tmpdir), -EINVAL);
+	CHECK_EQ(krun_set_root_disk(c, img), 0);
+	CHECK_EQ(krun_set_root_disk(c, img), 0);	/* replaces, as upstream */
+	CHECK_EQ(krun_set_data_disk(c, img), 0);
+	CHECK_EQ(krun_set_data_disk(12345, img), -ENOENT);
+	krun_free_ctx(c);
+}
+
 static void test_unimplemented_say_so(void)
 {
 	uint32_t c = (uint32_t)krun_create_ctx();
-	CHECK_EQ(krun_add_disk(c, "d", "/dev/null", true), -ENOSYS);
 	CHECK_EQ(krun_add_vsock_port(c, 1, "/tmp/x"), -ENOSYS);
 	CHECK_EQ(krun_set_mapped_volumes(c, NULL), -EINVAL);
 	krun_free_ctx(c);
@@ -135,6 +170,7 @@ int main(void)
 	RUN_TEST(test_kernel_files);
 	RUN_TEST(test_logging_and_features);
 	RUN_TEST(test_workload_arguments);
+	RUN_TEST(test_disks);
 	RUN_TEST(test_unimplemented_say_so);
 	char cmd[300];
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
