@@ -5,6 +5,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* The one piece of mutable global state: the table of live contexts. */
 static pthread_mutex_t table_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -50,6 +51,15 @@ int strv_dup(const char *const *in, char ***out)
 	return 0;
 }
 
+static void release_port(struct ctx_port *p)
+{
+	if (p->in_fd >= 0)
+		close(p->in_fd);
+	if (p->out_fd >= 0 && p->out_fd != p->in_fd)
+		close(p->out_fd);
+	free(p->name);
+}
+
 void ctx_destroy(struct krun_ctx *c)
 {
 	if (!c)
@@ -74,6 +84,9 @@ void ctx_destroy(struct krun_ctx *c)
 	free(c->workdir);
 	strv_free(c->rlimits);
 	free(c->console_output);
+	for (unsigned int i = 0; i < c->nr_multiports; i++)
+		for (unsigned int j = 0; j < c->multiports[i].nr_ports; j++)
+			release_port(&c->multiports[i].ports[j]);
 	free(c);
 }
 

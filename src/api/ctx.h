@@ -14,6 +14,11 @@
 #define CTX_MAX_SHARES 8
 #define CTX_MAX_OVERLAYS 16
 #define CTX_MAX_DISKS 8
+/* Multiport consoles: with rng, a console and the root share they fill the
+ * VM's virtio slots. */
+#define CTX_MAX_CONSOLES 8
+/* The device's CONSOLE_MAX_PORTS (consoles.c checks that they agree). */
+#define CTX_MAX_CONSOLE_PORTS 7
 #define CTX_MAX_STRV 4096	/* upstream scans arrays up to this many entries */
 
 struct ctx_share {
@@ -32,6 +37,20 @@ struct ctx_disk {
 
 struct ctx_console {
 	int in_fd, out_fd, err_fd;
+};
+
+/* A port of a multiport console.  The fds were handed over by the caller
+ * (upstream's rule): the context closes them in ctx_destroy(). */
+struct ctx_port {
+	char *name;		/* "" for an unnamed port */
+	int in_fd, out_fd;	/* -1: no such direction; may be the same fd */
+	bool tty;		/* terminal port: in_fd == out_fd is the tty */
+};
+
+struct ctx_multiport {
+	uint32_t console_id;	/* what krun_add_virtio_console_multiport returned */
+	struct ctx_port ports[CTX_MAX_CONSOLE_PORTS];
+	unsigned int nr_ports;
 };
 
 struct krun_ctx {
@@ -72,6 +91,9 @@ struct krun_ctx {
 	char *console_output;
 	bool has_default_console;
 	struct ctx_console default_console;
+	/* krun_add_virtio_console_multiport, in API order. */
+	struct ctx_multiport multiports[CTX_MAX_CONSOLES];
+	unsigned int nr_multiports;
 };
 
 /* Creates a context with upstream's defaults; returns its id or -errno. */

@@ -563,26 +563,6 @@ KRUN_API int32_t krun_add_serial_console_default(uint32_t ctx_id, int input_fd, 
 	return not_implemented(__func__);
 }
 
-KRUN_API int32_t krun_add_virtio_console_multiport(uint32_t ctx_id)
-{
-	(void)ctx_id;
-	return not_implemented(__func__);
-}
-
-KRUN_API int32_t krun_add_console_port_tty(uint32_t ctx_id, uint32_t console_id, const char *name,
-					   int tty_fd)
-{
-	(void)ctx_id, (void)console_id, (void)name, (void)tty_fd;
-	return not_implemented(__func__);
-}
-
-KRUN_API int32_t krun_add_console_port_inout(uint32_t ctx_id, uint32_t console_id,
-					     const char *name, int input_fd, int output_fd)
-{
-	(void)ctx_id, (void)console_id, (void)name, (void)input_fd, (void)output_fd;
-	return not_implemented(__func__);
-}
-
 /* As upstream on Linux: the guest ends the VM, the host has no eventfd. */
 KRUN_API int32_t krun_get_shutdown_eventfd(uint32_t ctx_id)
 {

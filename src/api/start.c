@@ -30,6 +30,16 @@ extern char **environ;
 
 #define DEFAULT_CMDLINE "reboot=k panic=-1 panic_print=0 nomodule rw no-kvmapf"
 
+struct multiport {
+	struct virtio_console *con;
+	int size_fd;			/* its first terminal port, or -1 */
+};
+
+struct raw_tty {
+	int fd;
+	struct termios saved;
+};
+
 struct start_state {
 	struct krun_ctx *ctx;
 	struct vm_config cfg;
@@ -45,10 +55,13 @@ struct start_state {
 	size_t workload_len;
 
 	struct virtio_console *console;
-	struct virtio_rng *rng;
-	int tty_fd;			/* the terminal we put in raw mode, or -1 */
-	struct termios saved_tty;
 	int size_fd;			/* terminal to take the window size from */
+	struct multiport mp[CTX_MAX_CONSOLES];
+	unsigned int nr_mp;
+	struct virtio_rng *rng;
+	/* Terminals we put in raw mode, restored in reverse order. */
+	struct raw_tty raw[1 + CTX_MAX_CONSOLES * CTX_MAX_CONSOLE_PORTS];
+	unsigned int nr_raw;
 	int signal_pipe[2];		/* host signals -> guest init, one byte each */
 	int signal_fd;
 	sigset_t saved_mask;
@@ -301,7 +314,7 @@ static int add_console_ports(struct start_state *st, int in, int out, int err)
 		ret = virtio_console_add_port(con, "krun-signals", st->signal_pipe[0], -1, false);
 	st->size_fd = first_tty(in, out, err);
 	if (tty_in >= 0)
-		st->tty_fd = tty_in;
+		st->raw[st->nr_raw++].fd = tty_in;
 	return ret < 0 ? ret : 0;
 }
 
@@ -321,11 +334,18 @@ static int add_output_file_console(struct start_state *st, const char *path)
 	return ret < 0 ? ret : 0;
 }
 
-static void apply_window_size(struct start_state *st)
+static void resize_from(struct virtio_console *con, int tty)
 {
 	struct winsize ws;
-	if (st->size_fd >= 0 && ioctl(st->size_fd, TIOCGWINSZ, &ws) == 0)
-		virtio_console_resize(st->console, ws.ws_col, ws.ws_row);
+	if (con && tty >= 0 && ioctl(tty, TIOCGWINSZ, &ws) == 0)
+		virtio_console_resize(con, ws.ws_col, ws.ws_row);
+}
+
+static void apply_window_size(struct start_state *st)
+{
+	resize_from(st->console, st->size_fd);
+	for (unsigned int i = 0; i < st->nr_mp; i++)
+		resize_from(st->mp[i].con, st->mp[i].size_fd);
 }
 
 static int create_console(struct start_state *st)
@@ -350,8 +370,61 @@ static int create_console(struct start_state *st)
 		log_error("cannot set up the console: %s", strerror(-ret));
 		return ret;
 	}
-	apply_window_size(st);
+	resize_from(st->console, st->size_fd);
 	return add_virtio(st, virtio_console_ops(st->console), st->console);
+}
+
+/*
+ * krun_add_virtio_console_multiport consoles, after the console above, in
+ * API order; ports in call order.  The device works on its own copies of
+ * the fds; the context's are closed with it.
+ */
+static int create_multiports(struct start_state *st)
+{
+	const struct krun_ctx *c = st->ctx;
+	for (unsigned int i = 0; i < c->nr_multiports; i++) {
+		const struct ctx_multiport *m = &c->multiports[i];
+		struct multiport *mp = &st->mp[st->nr_mp];
+		mp->con = virtio_console_create();
+		if (!mp->con)
+			return -ENOMEM;
+		mp->size_fd = -1;
+		st->nr_mp++;
+		for (unsigned int j = 0; j < m->nr_ports; j++) {
+			const struct ctx_port *p = &m->ports[j];
+			int ret = virtio_console_add_port(mp->con, p->name[0] ? p->name : NULL,
+							  p->in_fd, p->out_fd, p->tty);
+			if (ret < 0) {
+				log_error("console %u, port %u (\"%s\"): %s", m->console_id, j,
+					  p->name, strerror(-ret));
+				return ret;
+			}
+			if (p->tty) {
+				if (mp->size_fd < 0)
+					mp->size_fd = p->in_fd;
+				st->raw[st->nr_raw++].fd = p->in_fd;
+			}
+		}
+		resize_from(mp->con, mp->size_fd);
+		int ret = add_virtio(st, virtio_console_ops(mp->con), mp->con);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+/* Upstream asserts; we refuse before anything is opened. */
+static int check_multiports(const struct krun_ctx *c)
+{
+	for (unsigned int i = 0; i < c->nr_multiports; i++) {
+		if (c->multiports[i].nr_ports == 0) {
+			log_error("krun_start_enter: multiport console %u has no ports (add "
+				  "some with krun_add_console_port_*)",
+				  c->multiports[i].console_id);
+			return -EINVAL;
+		}
+	}
+	return 0;
 }
 
 static int create_rng(struct start_state *st)
@@ -362,23 +435,30 @@ static int create_rng(struct start_state *st)
 	return add_virtio(st, virtio_rng_ops(), st->rng);
 }
 
-/* Raw mode: line editing, echo and ^C belong to the guest's terminal. */
+/* Raw mode: line editing, echo and ^C belong to the guest's terminal.  A
+ * terminal listed twice is saved raw the second time; restoring in reverse
+ * order still ends with its original modes. */
 static void enter_raw_mode(struct start_state *st)
 {
-	if (st->tty_fd < 0 || tcgetattr(st->tty_fd, &st->saved_tty) < 0) {
-		st->tty_fd = -1;
-		return;
+	for (unsigned int i = 0; i < st->nr_raw; i++) {
+		struct raw_tty *t = &st->raw[i];
+		if (tcgetattr(t->fd, &t->saved) < 0) {
+			t->fd = -1;
+			continue;
+		}
+		struct termios raw = t->saved;
+		cfmakeraw(&raw);
+		tcsetattr(t->fd, TCSANOW, &raw);
 	}
-	struct termios raw = st->saved_tty;
-	cfmakeraw(&raw);
-	tcsetattr(st->tty_fd, TCSANOW, &raw);
 }
 
 static void leave_raw_mode(struct start_state *st)
 {
-	if (st->tty_fd >= 0)
-		tcsetattr(st->tty_fd, TCSADRAIN, &st->saved_tty);
-	st->tty_fd = -1;
+	while (st->nr_raw > 0) {
+		struct raw_tty *t = &st->raw[--st->nr_raw];
+		if (t->fd >= 0)
+			tcsetattr(t->fd, TCSADRAIN, &t->saved);
+	}
 }
 
 static void on_host_signal(void *opaque)
@@ -401,11 +481,16 @@ static void on_host_signal(void *opaque)
  * the mask) and receives them through a signalfd on the VMM loop. */
 static int watch_signals(struct start_state *st, struct vm *vm)
 {
-	if (!st->console)
+	bool resizable = false;
+	for (unsigned int i = 0; i < st->nr_mp; i++)
+		resizable |= st->mp[i].size_fd >= 0;
+	if (!st->console && !resizable)
 		return 0;
 	sigset_t set;
 	sigemptyset(&set);
-	for (size_t i = 0; i < sizeof(relayed_signals) / sizeof(relayed_signals[0]); i++)
+	/* Without the console's signal port there is nowhere to relay to. */
+	for (size_t i = 0; st->console && i < sizeof(relayed_signals) / sizeof(relayed_signals[0]);
+	     i++)
 		sigaddset(&set, relayed_signals[i]);
 	sigaddset(&set, SIGWINCH);
 	st->signal_fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
@@ -481,6 +566,8 @@ static void release(struct start_state *st)
 			close(st->signal_pipe[i]);
 	if (st->console)
 		virtio_console_destroy(st->console);
+	for (unsigned int i = 0; i < st->nr_mp; i++)
+		virtio_console_destroy(st->mp[i].con);
 	if (st->rng)
 		virtio_rng_destroy(st->rng);
 	if (st->cfg.kernel.kind == VM_KERNEL_FILE && st->cfg.kernel.fd >= 0)
@@ -498,8 +585,13 @@ static void release(struct start_state *st)
 
 int start_enter(struct krun_ctx *ctx)
 {
+	int ret = check_multiports(ctx);
+	if (ret) {
+		ctx_destroy(ctx);
+		return ret;
+	}
 	struct start_state st = {
-		.ctx = ctx, .serial_fd = -1, .tty_fd = -1, .size_fd = -1,
+		.ctx = ctx, .serial_fd = -1, .size_fd = -1,
 		.signal_pipe = {-1, -1}, .signal_fd = -1,
 	};
 	st.cfg.nr_vcpus = ctx->nr_vcpus;
@@ -512,9 +604,11 @@ int start_enter(struct krun_ctx *ctx)
 	st.cfg.serial_out_fd = st.serial_fd;
 
 	raise_fd_limit();
-	int ret = prepare_kernel(&st);
+	ret = prepare_kernel(&st);
 	if (!ret)
 		ret = create_console(&st);
+	if (!ret)
+		ret = create_multiports(&st);
 	if (!ret)
 		ret = create_shares(&st);
 	if (!ret)

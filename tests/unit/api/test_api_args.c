@@ -5,6 +5,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libkrun.h>
+#include <stdlib.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -152,6 +154,105 @@ static void test_disks(void)
 	krun_free_ctx(c);
 }
 
+static bool fd_open(int fd)
+{
+	return fcntl(fd, F_GETFD) >= 0;
+}
+
+/* A terminal the tty port can take, or -1 where there are no ptys. */
+static int open_pty_slave(int *master)
+{
+	*master = posix_openpt(O_RDWR | O_NOCTTY);
+	if (*master < 0 || grantpt(*master) || unlockpt(*master)) {
+		if (*master >= 0)
+			close(*master);
+		return -1;
+	}
+	const char *name = ptsname(*master);
+	int fd = name ? open(name, O_RDWR | O_NOCTTY) : -1;
+	if (fd < 0)
+		close(*master);
+	return fd;
+}
+
+static void test_multiport_consoles(void)
+{
+	uint32_t c = (uint32_t)krun_create_ctx();
+	int sp[2], pp[2];
+	CHECK_EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, sp), 0);
+	CHECK_EQ(pipe(pp), 0);
+
+	CHECK_EQ(krun_add_virtio_console_multiport(12345), -ENOENT);
+	CHECK_EQ(krun_add_console_port_inout(12345, 0, "p", sp[0], sp[0]), -ENOENT);
+	/* No console yet; then console ids count the consoles added through
+	 * the API: the default console is one, the implicit one is not. */
+	CHECK_EQ(krun_add_console_port_inout(c, 0, "p", sp[0], sp[0]), -EINVAL);
+	CHECK_EQ(krun_add_virtio_console_default(c, -1, 1, 2), 0);
+	CHECK_EQ(krun_add_virtio_console_multiport(c), 1);
+	CHECK_EQ(krun_add_virtio_console_multiport(c), 2);
+	CHECK_EQ(krun_add_console_port_inout(c, 0, "p", sp[0], sp[0]), -EINVAL); /* default */
+	CHECK_EQ(krun_add_console_port_inout(c, 3, "p", sp[0], sp[0]), -EINVAL);
+	CHECK_EQ(krun_add_console_port_inout(c, 1, "p", -1, -1), -EINVAL);
+	CHECK_EQ(krun_add_console_port_inout(c, 1, NULL, sp[0], sp[0]), -EINVAL);
+	CHECK_EQ(krun_add_console_port_inout(c, 1, "p", 12345, -1), -EBADF);
+	char long_name[80];
+	memset(long_name, 'n', sizeof(long_name) - 1);
+	long_name[sizeof(long_name) - 1] = '\0';
+	CHECK_EQ(krun_add_console_port_inout(c, 1, long_name, sp[0], sp[0]), -EINVAL);
+	long_name[63] = '\0';	/* the longest name the device carries */
+	CHECK_EQ(krun_add_console_port_tty(c, 1, "t", -1), -EINVAL);
+	CHECK_EQ(krun_add_console_port_tty(c, 1, "t", 12345), -EBADF);
+	CHECK_EQ(krun_add_console_port_tty(c, 1, "t", pp[0]), -ENOTTY);
+	/* Refused calls took nothing. */
+	CHECK(fd_open(sp[0]) && fd_open(pp[0]));
+
+	/* Accepted ones take the fds over: freeing the context closes them. */
+	CHECK_EQ(krun_add_console_port_inout(c, 1, long_name, sp[0], sp[0]), 0);
+	CHECK_EQ(krun_add_console_port_inout(c, 1, "", pp[0], -1), 0);
+	CHECK_EQ(krun_add_console_port_inout(c, 1, "again", pp[0], -1), -EINVAL);
+	CHECK_EQ(krun_add_console_port_inout(c, 1, "out", -1, pp[1]), 0);
+	for (int i = 0; i < 4; i++) {
+		int fd = dup(STDERR_FILENO);
+		CHECK_EQ(krun_add_console_port_inout(c, 2, "x", -1, fd), 0);
+	}
+	int master, tty = open_pty_slave(&master);
+	if (tty >= 0) {
+		CHECK_EQ(krun_add_console_port_tty(c, 5, "t", tty), -EINVAL);
+		CHECK_EQ(krun_add_console_port_tty(c, 2, "term", tty), 0);
+		close(master);
+	} else {
+		CHECK_EQ(krun_add_console_port_inout(c, 2, "x", -1, dup(STDERR_FILENO)), 0);
+	}
+	CHECK_EQ(krun_add_console_port_inout(c, 2, "x", -1, dup(STDERR_FILENO)), 0);
+	CHECK_EQ(krun_add_console_port_inout(c, 2, "x", -1, dup(STDERR_FILENO)), 0);
+	int extra = dup(STDERR_FILENO);
+	CHECK_EQ(krun_add_console_port_inout(c, 2, "x", -1, extra), -ENOSPC);	/* 8th port */
+	CHECK(fd_open(extra));
+	close(extra);
+	for (int i = 3; i <= 8; i++)
+		CHECK_EQ(krun_add_virtio_console_multiport(c), i);
+	CHECK_EQ(krun_add_virtio_console_multiport(c), -ENOSPC);
+	CHECK_EQ(krun_free_ctx(c), 0);
+	CHECK(!fd_open(sp[0]) && !fd_open(pp[0]) && !fd_open(pp[1]));
+	if (tty >= 0)
+		CHECK(!fd_open(tty));
+	close(sp[1]);
+
+	/* Ids follow call order: a default console added later takes the next. */
+	c = (uint32_t)krun_create_ctx();
+	CHECK_EQ(krun_add_virtio_console_multiport(c), 0);
+	CHECK_EQ(krun_add_virtio_console_default(c, -1, 1, 2), 0);
+	CHECK_EQ(krun_add_virtio_console_multiport(c), 2);
+	int fd = dup(STDERR_FILENO);
+	CHECK_EQ(krun_add_console_port_inout(c, 1, "p", -1, fd), -EINVAL);
+	/* A multiport console without ports is refused at start, and the
+	 * refused start still closes what the context took. */
+	CHECK_EQ(krun_add_console_port_inout(c, 0, "p", -1, fd), 0);
+	CHECK_EQ(krun_start_enter(c), -EINVAL);
+	CHECK(!fd_open(fd));
+	CHECK_EQ(krun_free_ctx(c), -ENOENT);
+}
+
 static void test_unimplemented_say_so(void)
 {
 	uint32_t c = (uint32_t)krun_create_ctx();
@@ -171,6 +272,7 @@ int main(void)
 	RUN_TEST(test_logging_and_features);
 	RUN_TEST(test_workload_arguments);
 	RUN_TEST(test_disks);
+	RUN_TEST(test_multiport_consoles);
 	RUN_TEST(test_unimplemented_say_so);
 	char cmd[300];
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
