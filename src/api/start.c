@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
@@ -58,6 +59,7 @@ struct start_state {
 	int size_fd;			/* terminal to take the window size from */
 	struct multiport mp[CTX_MAX_CONSOLES];
 	unsigned int nr_mp;
+	int console_gate;		/* keeps hvc0 on st->console; -1: none */
 	struct virtio_rng *rng;
 	/* Terminals we put in raw mode, restored in reverse order. */
 	struct raw_tty raw[1 + CTX_MAX_CONSOLES * CTX_MAX_CONSOLE_PORTS];
@@ -382,6 +384,12 @@ static int create_console(struct start_state *st)
 static int create_multiports(struct start_state *st)
 {
 	const struct krun_ctx *c = st->ctx;
+	if (c->nr_multiports && st->console) {
+		st->console_gate = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		if (st->console_gate < 0)
+			return -errno;
+		virtio_console_order(st->console, st->console_gate, true);
+	}
 	for (unsigned int i = 0; i < c->nr_multiports; i++) {
 		const struct ctx_multiport *m = &c->multiports[i];
 		struct multiport *mp = &st->mp[st->nr_mp];
@@ -390,6 +398,7 @@ static int create_multiports(struct start_state *st)
 			return -ENOMEM;
 		mp->size_fd = -1;
 		st->nr_mp++;
+		virtio_console_order(mp->con, st->console_gate, false);
 		for (unsigned int j = 0; j < m->nr_ports; j++) {
 			const struct ctx_port *p = &m->ports[j];
 			int ret = virtio_console_add_port(mp->con, p->name[0] ? p->name : NULL,
@@ -568,6 +577,8 @@ static void release(struct start_state *st)
 		virtio_console_destroy(st->console);
 	for (unsigned int i = 0; i < st->nr_mp; i++)
 		virtio_console_destroy(st->mp[i].con);
+	if (st->console_gate >= 0)
+		close(st->console_gate);
 	if (st->rng)
 		virtio_rng_destroy(st->rng);
 	if (st->cfg.kernel.kind == VM_KERNEL_FILE && st->cfg.kernel.fd >= 0)
@@ -592,7 +603,7 @@ int start_enter(struct krun_ctx *ctx)
 	}
 	struct start_state st = {
 		.ctx = ctx, .serial_fd = -1, .size_fd = -1,
-		.signal_pipe = {-1, -1}, .signal_fd = -1,
+		.signal_pipe = {-1, -1}, .signal_fd = -1, .console_gate = -1,
 	};
 	st.cfg.nr_vcpus = ctx->nr_vcpus;
 	st.cfg.ram_bytes = (uint64_t)ctx->ram_mib << 20;

@@ -66,8 +66,8 @@ static const char guest_script[] =
 	"done\n"
 	"dev=$(wait_port term) || { echo 'guest: no port named term'; exit 5; }\n"
 	"echo \"guest: port term $dev\"\n"
-	/* Which hvc a terminal port gets depends on which device's handshake
-	 * the guest finishes first; only the terminal port has a size. */
+	/* Found by its size (only the terminal port has one), so that the
+	 * shell script can check which hvc it became. */
 	"tty= i=0\n"
 	"while [ -z \"$tty\" ] && [ $i -lt 30 ]; do\n"
 	"  for h in /dev/hvc[0-7]; do\n"

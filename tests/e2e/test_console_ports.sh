@@ -47,6 +47,10 @@ other_dev() { [ -n "$t" ] && [ "${t%p*}" != "$dev" ]; }
 check "the second multiport console is another device (${t:-?})" other_dev
 check "tty port: guest sees the host terminal's size" \
 	grep -q "^guest: term size 40 100 on /dev/hvc" "$work/out"
+# The kernel's console=hvc0 must stay on the default console, whichever
+# device's handshake the guest finishes first.
+check "hvc0 stays the default console: the terminal port is hvc1" \
+	grep -q "^guest: term size 40 100 on /dev/hvc1$" "$work/out"
 check "tty port: guest output reaches the host terminal" grep -qx "probe: tty ok" "$work/out"
 check "tty port: the terminal is raw while the VM runs" \
 	grep -qx "probe: tty raw while the VM runs: yes" "$work/out"

@@ -48,7 +48,7 @@ enum fd_kind {
 	FD_FILE,	/* never blocks and cannot be polled: always ready */
 };
 
-enum tag { TAG_STOP, TAG_RESIZE, TAG_QUEUE, TAG_IN, TAG_OUT };
+enum tag { TAG_STOP, TAG_RESIZE, TAG_QUEUE, TAG_IN, TAG_OUT, TAG_GATE };
 
 struct port {
 	char name[CONSOLE_PORT_NAME_MAX + 1];
@@ -58,6 +58,7 @@ struct port {
 
 	/* Worker state, cleared at every activation. */
 	bool ready;		/* guest sent PORT_READY(1) */
+	bool console_deferred;	/* CONSOLE_PORT held back until the gate opens */
 	bool guest_open;
 	bool in_eof;
 	bool in_armed;
@@ -86,6 +87,8 @@ struct virtio_console {
 	int stop_evt;
 	int resize_evt;
 	int epfd;
+	int gate_fd;		/* see virtio_console_order(); -1: none */
+	bool gate_primary;
 	bool running;
 	pthread_t thread;
 
@@ -93,6 +96,8 @@ struct virtio_console {
 	struct virtio_mmio_dev *dev;
 	bool multiport;
 	bool stopping;
+	bool gate_open;		/* console ports may be announced */
+	bool gate_signalled;
 	struct ctrl_msg ctrl[CTRL_RING];
 	unsigned int ctrl_head, ctrl_count;
 	struct vq_chain ctrl_chain;
@@ -170,6 +175,7 @@ struct virtio_console *virtio_console_create(void)
 	if (!con)
 		return NULL;
 	con->epfd = -1;
+	con->gate_fd = -1;
 	con->stop_evt = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	con->resize_evt = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (con->stop_evt < 0 || con->resize_evt < 0) {
@@ -369,6 +375,10 @@ static void port_ready(struct virtio_console *con, uint32_t id)
 	struct port *p = &con->ports[id];
 
 	p->ready = true;
+	if (p->is_console && !con->gate_open) {
+		p->console_deferred = true;
+		return;
+	}
 	if (p->is_console)
 		ctrl_queue_msg(con, id, VIRTIO_CONSOLE_CONSOLE_PORT, 1);
 	ctrl_queue_msg(con, id, VIRTIO_CONSOLE_PORT_OPEN, 1);
@@ -406,6 +416,12 @@ static void ctrl_handle(struct virtio_console *con, const struct virtio_console_
 			log_warn("console: guest failed to add port %u", id);
 		break;
 	case VIRTIO_CONSOLE_PORT_OPEN:
+		/* The guest opens a console port once it has made it an hvc. */
+		if (con->gate_primary && value && con->ports[id].is_console &&
+		    !con->gate_signalled) {
+			kick_evt(con->gate_fd);
+			con->gate_signalled = true;
+		}
 		con->ports[id].guest_open = value;
 		port_service(con, id);
 		break;
@@ -592,7 +608,8 @@ static void send_resize(struct virtio_console *con)
 		return;
 	}
 	for (unsigned int i = 0; i < con->nr_ports; i++)
-		if (con->ports[i].is_console && con->ports[i].ready)
+		if (con->ports[i].is_console && con->ports[i].ready &&
+		    !con->ports[i].console_deferred)
 			ctrl_queue_msg(con, i, VIRTIO_CONSOLE_RESIZE, 0);
 	ctrl_flush(con);
 }
@@ -625,6 +642,20 @@ static void out_event(struct virtio_console *con, unsigned int id)
 	tx_service(con, id);
 }
 
+static void open_gate(struct virtio_console *con)
+{
+	/* Never read: the eventfd stays readable for the other consoles. */
+	ep_del(con, con->gate_fd);
+	con->gate_open = true;
+	for (unsigned int id = 0; id < con->nr_ports; id++) {
+		if (con->ports[id].console_deferred) {
+			con->ports[id].console_deferred = false;
+			port_ready(con, id);
+		}
+	}
+	ctrl_flush(con);
+}
+
 static void dispatch(struct virtio_console *con, uint64_t data)
 {
 	unsigned int i = (uint32_t)data;
@@ -645,6 +676,9 @@ static void dispatch(struct virtio_console *con, uint64_t data)
 		break;
 	case TAG_OUT:
 		out_event(con, i);
+		break;
+	case TAG_GATE:
+		open_gate(con);
 		break;
 	}
 }
@@ -725,6 +759,7 @@ static void console_read_config(void *opaque, uint32_t offset, void *data, uint3
 static void reset_port_state(struct port *p)
 {
 	p->ready = p->guest_open = p->in_eof = false;
+	p->console_deferred = false;
 	p->in_armed = p->out_armed = p->out_failed = false;
 	p->rx_held = p->tx_held = false;
 	p->tx_seg = 0;
@@ -742,6 +777,10 @@ static int setup_epoll(struct virtio_console *con, struct virtio_mmio_dev *dev)
 		ret = ep_add(con, con->resize_evt, EPOLLIN, tag(TAG_RESIZE, 0));
 	for (unsigned int q = 0; !ret && q < con->ops.num_queues; q++)
 		ret = ep_add(con, dev->queue_evt[q], EPOLLIN, tag(TAG_QUEUE, q));
+	con->gate_open = con->gate_fd < 0 || con->gate_primary;
+	con->gate_signalled = false;
+	if (!ret && !con->gate_open)
+		ret = ep_add(con, con->gate_fd, EPOLLIN, tag(TAG_GATE, 0));
 	if (ret) {
 		close(con->epfd);
 		con->epfd = -1;
@@ -828,4 +867,10 @@ void virtio_console_destroy(struct virtio_console *con)
 	close(con->stop_evt);
 	close(con->resize_evt);
 	free(con);
+}
+
+void virtio_console_order(struct virtio_console *con, int gate_fd, bool primary)
+{
+	con->gate_fd = gate_fd;
+	con->gate_primary = primary;
 }

@@ -46,6 +46,17 @@ int virtio_console_add_port(struct virtio_console *con, const char *name, int in
  * Safe from any thread (e.g. a SIGWINCH-driven one). */
 int virtio_console_resize(struct virtio_console *con, uint16_t cols, uint16_t rows);
 
+/*
+ * The guest numbers hvc consoles in the order it is told about them,
+ * whichever device gets there first, so with several console devices the
+ * kernel's console=hvc0 could land on any of them.  gate_fd, an eventfd
+ * shared by the consoles of one VM (the caller owns it), orders them: the
+ * primary signals it once the guest has made one of its console ports an
+ * hvc; the others hold their console ports back until then.  Call before
+ * the device is activated.
+ */
+void virtio_console_order(struct virtio_console *con, int gate_fd, bool primary);
+
 /* Ops for virtio_mmio_init(dev, ops, con, ...).  num_queues depends on the
  * ports, so the table belongs to the instance; add all ports first. */
 const struct virtio_device_ops *virtio_console_ops(struct virtio_console *con);
