@@ -198,8 +198,9 @@ int32_t krun_set_data_disk(uint32_t ctx_id, const char *disk_path);
  * they are added (vda, vdb, ...).  Must not be mixed with the deprecated
  * krun_set_root_disk()/krun_set_data_disk().
  *
- * Returns 0, -EINVAL or -ENOENT.  A file that cannot be opened is reported
- * by krun_start_enter().
+ * Returns 0, -EINVAL, -ENOENT (no such file or context), -EEXIST (block_id
+ * already used) or -ENOSPC (more than 8 disks).  A file that cannot be
+ * opened is reported by krun_start_enter() with its -errno.
  */
 int32_t krun_add_disk(uint32_t ctx_id, const char *block_id, const char *disk_path, bool read_only);
 
@@ -220,7 +221,8 @@ int32_t krun_add_disk(uint32_t ctx_id, const char *block_id, const char *disk_pa
  * a guest has been able to write: the guest could have turned a raw image
  * into something that references arbitrary host files.
  *
- * Returns 0, -EINVAL (also for an unknown format) or -ENOENT.
+ * Returns what krun_add_disk() returns, -EINVAL for an unknown format, or
+ * -ENOTSUP for QCOW2 and VMDK, which this implementation does not read.
  */
 int32_t krun_add_disk2(uint32_t ctx_id,
 		       const char *block_id,
@@ -243,7 +245,7 @@ int32_t krun_add_disk2(uint32_t ctx_id,
  * @direct_io:   open the image with O_DIRECT, bypassing the host page cache.
  * @sync_mode:   one of KRUN_SYNC_*.
  *
- * Returns 0, -EINVAL (also for an unknown format or sync mode) or -ENOENT.
+ * Returns what krun_add_disk2() returns, or -EINVAL for an unknown sync mode.
  */
 int32_t krun_add_disk3(uint32_t ctx_id,
 		       const char *block_id,
