@@ -196,14 +196,11 @@ static struct kvm_cpuid2 *cpuid_alloc(unsigned int nr)
  * that cannot see it calibrates its LAPIC timer against the PIT instead: a
  * tenth of a second of every boot (much more when nested).
  */
-static void advertise_tsc_deadline(struct x86_cpuid_entry *entries, unsigned int nr)
+static void advertise_tsc_deadline(int kvm, struct x86_cpuid_entry *entries, unsigned int nr)
 {
-	int kvm = open("/dev/kvm", O_RDWR | O_CLOEXEC);
-	if (kvm < 0)
+	if (ioctl(kvm, KVM_CHECK_EXTENSION, KVM_CAP_TSC_DEADLINE_TIMER) <= 0)
 		return;
-	bool available = ioctl(kvm, KVM_CHECK_EXTENSION, KVM_CAP_TSC_DEADLINE_TIMER) > 0;
-	close(kvm);
-	for (unsigned int i = 0; available && i < nr; i++)
+	for (unsigned int i = 0; i < nr; i++)
 		if (entries[i].function == 1)
 			entries[i].ecx |= CPUID_1_ECX_TSC_DEADLINE;
 }
@@ -220,14 +217,10 @@ int hv_supported_cpuid(struct hv_vm *vm, struct x86_cpuid_entry *entries, unsign
 		return -ENOMEM;
 	}
 	int ret = kvm_ioctl(kvm, KVM_GET_SUPPORTED_CPUID, c);
-	close(kvm);
-	if (ret < 0) {
+	if (ret < 0 || c->nent > *nr) {
+		close(kvm);
 		free(c);
-		return ret;
-	}
-	if (c->nent > *nr) {
-		free(c);
-		return -E2BIG;
+		return ret < 0 ? ret : -E2BIG;
 	}
 	for (unsigned int i = 0; i < c->nent; i++) {
 		const struct kvm_cpuid_entry2 *e = &c->entries[i];
@@ -240,7 +233,8 @@ int hv_supported_cpuid(struct hv_vm *vm, struct x86_cpuid_entry *entries, unsign
 	}
 	*nr = c->nent;
 	free(c);
-	advertise_tsc_deadline(entries, *nr);
+	advertise_tsc_deadline(kvm, entries, *nr);
+	close(kvm);
 	return 0;
 }
 
