@@ -10,10 +10,11 @@ all:
 	ninja -C $(BUILD)
 
 # Builds everything and runs a program from a directory inside a microVM
-# (through the nested test host when this machine has no hardware KVM).
+# (through the nested test host when this machine has no hardware KVM; its
+# kernel is built and cached on first use, as for make test).
 demo: all
 	tools/mkdemoroot.sh $(DEMO_ROOT)
-	tests/host/run-in-kvm-host --rw $(CURDIR) -- env KRUN_KRUNFW_PATH=$(BUILD)/krunfw/libkrunfw.so.5 \
+	KRUN_TEST_HOST_BUILD=1 tests/host/run-in-kvm-host --rw $(CURDIR) -- env KRUN_KRUNFW_PATH=$(BUILD)/krunfw/libkrunfw.so.5 \
 		$(BUILD)/tools/krun $(DEMO_ROOT) /bin/sh -c 'uname -a; echo hello from the microVM'
 
 test:

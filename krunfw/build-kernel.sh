@@ -54,6 +54,12 @@ die() { echo "build-kernel.sh ($kind): $*" >&2; exit 1; }
 
 [ -r "$source_tar" ] || die "kernel source $source_tar missing (apt-get install linux-source-6.1)"
 [ -r "$fragment" ] || die "config fragment $fragment missing"
+# The build cd's into its work tree: every path it uses after that is absolute.
+source_tar=$(realpath -e -- "$source_tar")
+fragment=$(realpath -e -- "$fragment")
+[ -z "$patch_dir" ] || [ ! -d "$patch_dir" ] || patch_dir=$(realpath -e -- "$patch_dir")
+mkdir -p "$cache_root"
+cache_root=$(realpath -e -- "$cache_root")
 
 patches=()
 if [ -n "$patch_dir" ] && [ -d "$patch_dir" ]; then
@@ -77,7 +83,7 @@ key=$( {
 	echo "cc=$(gcc --version | head -n1)"
 	cat "$fragment"
 	for p in "${patches[@]}"; do echo "patch=$(basename "$p")"; cat "$p"; done
-	cat "${BASH_SOURCE[0]}"
+	sed -n '/^# The build recipe:/,$p' "${BASH_SOURCE[0]}"
 } | sha256sum | cut -c1-16)
 
 entry=$cache_root/$kind-$key
@@ -86,7 +92,8 @@ if [ $lookup = 1 ]; then
 	echo "$entry"
 	exit 0
 fi
-mkdir -p "$cache_root" "$out_dir"
+mkdir -p "$out_dir"
+out_dir=$(realpath -e -- "$out_dir")
 
 publish() {
 	local f
@@ -111,6 +118,7 @@ if [ -f "$entry/bzImage" ]; then
 	exit 0
 fi
 
+# The build recipe: from here on, this script is part of the cache key.
 work=$entry.work
 rm -rf "$work"
 mkdir -p "$work"
