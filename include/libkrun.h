@@ -565,6 +565,16 @@ int krun_add_input_device(uint32_t ctx_id, const void *config_backend, size_t co
  */
 int krun_add_input_device_fd(uint32_t ctx_id, int input_fd);
 
+/*
+ * krun_set_snd_device - ask for (or drop) a virtio-snd device (libkrun
+ * 1.19's ABI; later upstream releases serve sound through
+ * krun_add_vhost_user_device with KRUN_VIRTIO_DEVICE_SND instead).
+ *
+ * Returns 0 for enable == false, -ENOTSUP for enable == true (this library
+ * has no sound device), -ENOENT for an unknown context.
+ */
+int32_t krun_set_snd_device(uint32_t ctx_id, bool enable);
+
 /* ------------------------------------------------------------------------ */
 /* vhost-user devices                                                       */
 /* ------------------------------------------------------------------------ */

@@ -78,8 +78,9 @@ static int check_fd_open(const char *fn, int fd)
 static int add_port(const char *fn, uint32_t ctx_id, uint32_t console_id, const char *name,
 		    int in_fd, int out_fd, bool tty)
 {
+	/* Upstream takes NULL as an unnamed port. */
 	if (!name)
-		return api_refuse(fn, "port name is NULL (use \"\" for no name)");
+		name = "";
 	if (strlen(name) > CONSOLE_PORT_NAME_MAX) {
 		log_error("%s: port name is longer than %d bytes", fn, CONSOLE_PORT_NAME_MAX);
 		return -EINVAL;

@@ -21,7 +21,7 @@
 #include "util/log.h"
 
 /* The bundled kernel is built with NR_CPUS=16. */
-#define MAX_GUEST_VCPUS 16
+#define MAX_GUEST_VCPUS 254
 #define MIN_RAM_MIB 64
 #define MAX_RAM_MIB (1024u * 1024u)
 #define MAX_TAG_LEN 36
@@ -110,13 +110,29 @@ static uint64_t host_ram_mib(void)
 	return ((uint64_t)pages * (uint64_t)page) >> 20;
 }
 
+/*
+ * The guest kernel and the MP table take up to MAX_GUEST_VCPUS; KVM may
+ * take fewer.  Without a usable /dev/kvm now, only the static bound
+ * applies: krun_start_enter reports the missing hypervisor itself.
+ */
+static int vcpu_limit(void)
+{
+	int fd;
+	if (hv_open(&fd))
+		return MAX_GUEST_VCPUS;
+	int n = hv_max_vcpus(fd);
+	close(fd);
+	return n > 0 && n < MAX_GUEST_VCPUS ? n : MAX_GUEST_VCPUS;
+}
+
 KRUN_API int32_t krun_set_vm_config(uint32_t ctx_id, uint8_t num_vcpus, uint32_t ram_mib)
 {
 	if (num_vcpus == 0)
 		return api_refuse(__func__, "a VM needs at least one vCPU");
-	if (num_vcpus > MAX_GUEST_VCPUS) {
-		log_error("%s: %u vCPUs requested, the guest kernel supports %d", __func__,
-			  num_vcpus, MAX_GUEST_VCPUS);
+	int max_vcpus = vcpu_limit();
+	if (num_vcpus > max_vcpus) {
+		log_error("%s: %u vCPUs requested, at most %d here (KVM and the guest kernel)",
+			  __func__, num_vcpus, max_vcpus);
 		return -EINVAL;
 	}
 	if (ram_mib < MIN_RAM_MIB || ram_mib > MAX_RAM_MIB || ram_mib > host_ram_mib()) {
@@ -145,9 +161,9 @@ KRUN_API int32_t krun_has_feature(uint64_t feature)
 {
 	switch (feature) {
 	case KRUN_FEATURE_INIT_BLOB:
+	case KRUN_FEATURE_BLK:
 		return 1;
 	case KRUN_FEATURE_NET:
-	case KRUN_FEATURE_BLK:
 	case KRUN_FEATURE_GPU:
 	case KRUN_FEATURE_INPUT:
 	case KRUN_FEATURE_TEE:

@@ -8,9 +8,7 @@
 
 #include "libkrun.h"
 
-#include "util/log.h"
-
-#define KRUN_API __attribute__((visibility("default")))
+#include "api/api.h"
 #define UNUSED(x) (void)(x)
 
 static int missing(const char *fn)
@@ -164,6 +162,16 @@ KRUN_API int krun_add_input_device_fd(uint32_t ctx_id, int input_fd)
 {
 	UNUSED(ctx_id), UNUSED(input_fd);
 	return missing(__func__);
+}
+
+KRUN_API int32_t krun_set_snd_device(uint32_t ctx_id, bool enable)
+{
+	LOCK_CTX(c, ctx_id);
+	ctx_unlock();
+	if (!enable)
+		return 0;
+	log_error("%s: this libkrun has no sound device", __func__);
+	return -ENOTSUP;
 }
 
 KRUN_API int32_t krun_add_vhost_user_device(uint32_t ctx_id, uint32_t device_type,

@@ -13,7 +13,7 @@
 
 #include "devices/virtio/virtio_mmio.h"
 
-#define VM_MAX_VCPUS 64
+#define VM_MAX_VCPUS 254
 /* GSIs 5..15 are free ISA lines on the PC layout the kernel expects. */
 #define VM_MAX_VIRTIO_DEVICES 11
 

@@ -50,6 +50,7 @@
 	X(krun_set_display_backend)        \
 	X(krun_add_input_device)           \
 	X(krun_add_input_device_fd)        \
+	X(krun_set_snd_device)             \
 	X(krun_add_vhost_user_device)      \
 	X(krun_set_rlimits)                \
 	X(krun_set_smbios_oem_strings)     \
@@ -115,8 +116,8 @@ int main(void)
 	if (!missing)
 		printf("PASS all %zu API functions are exported\n", total);
 	printf("%zu of %zu API functions resolved\n", total - missing, total);
-	if (total != 67) {
-		printf("FAIL expected 67 API functions in the list\n");
+	if (total != 68) {
+		printf("FAIL expected 68 API functions in the list\n");
 		return 1;
 	}
 	return missing ? 1 : 0;
