@@ -42,36 +42,21 @@ static int find_file_offset(struct dl_phdr_info *info, size_t size, void *arg)
 	return 0;
 }
 
-/* Maps [file_offset, +size) of the library privately; NULL on failure. */
-static void *map_from_file(const void *image, uint64_t size)
-{
-	struct seg_lookup l = {.addr = (uintptr_t)image};
-	dl_iterate_phdr(find_file_offset, &l);
-	if (!l.found || !l.path || !*l.path || (l.file_offset & PAGE_MASK_4K))
-		return NULL;
-	int fd = open(l.path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return NULL;
-	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, (off_t)l.file_offset);
-	close(fd);
-	if (p == MAP_FAILED)
-		return NULL;
-	/* Same bytes as the loaded image, or the layout guess was wrong. */
-	if (memcmp(p, image, size < 4096 ? size : 4096) != 0) {
-		munmap(p, size);
-		return NULL;
-	}
-	return p;
-}
-
-static void *copy_image(const void *image, uint64_t size)
-{
-	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (p == MAP_FAILED)
-		return NULL;
-	memcpy(p, image, size);
-	return p;
-}
+/*
+ * What krunfw_map_kernel needs from the host filesystem, taken when
+ * libkrun itself is loaded.  crun's krun handler loads libkrun on the host
+ * and starts the VM inside the container's root, where neither library
+ * exists; upstream gets the same effect from its link-time dependency on
+ * libkrunfw.  Written once by the constructor, before any API call can
+ * run, and only read afterwards.
+ */
+static struct krunfw_preload {
+	bool loaded;
+	const char *image;	/* the kernel inside the loaded library */
+	size_t load, entry, size;
+	int fd;			/* the library file, for copy-on-write mappings */
+	uint64_t file_offset;
+} preload = {.fd = -1};
 
 static void *open_library(void)
 {
@@ -81,44 +66,105 @@ static void *open_library(void)
 		void *h = dlopen(override, RTLD_NOW | RTLD_LOCAL);
 		if (h)
 			return h;
-		log_error("cannot load %s: %s", override, dlerror());
 	}
 	return dlopen(KRUNFW_SONAME, RTLD_NOW | RTLD_LOCAL);
+}
+
+/* The library stays loaded: the image lives in it. */
+static int load_bundle(struct krunfw_preload *p)
+{
+	void *lib = open_library();
+	if (!lib)
+		return -ENOENT;
+	get_kernel_fn get = (get_kernel_fn)dlsym(lib, "krunfw_get_kernel");
+	if (!get)
+		return -ENOENT;
+	p->image = get(&p->load, &p->entry, &p->size);
+	p->loaded = true;
+	struct seg_lookup l = {.addr = (uintptr_t)p->image};
+	if (!p->image || !dl_iterate_phdr(find_file_offset, &l) || !l.path || !*l.path ||
+	    (l.file_offset & PAGE_MASK_4K))
+		return 0;
+	p->fd = open(l.path, O_RDONLY | O_CLOEXEC);
+	p->file_offset = l.file_offset;
+	return 0;
+}
+
+__attribute__((constructor)) static void krunfw_preload(void)
+{
+	/* No libkrunfw is fine here: krun_set_kernel users need none, and
+	 * krunfw_map_kernel tries again and reports it. */
+	(void)load_bundle(&preload);
+}
+
+static bool image_is_sane(const struct krunfw_preload *p)
+{
+	return p->image && p->size && !((uintptr_t)p->image & PAGE_MASK_4K) &&
+	       !(p->load & PAGE_MASK_4K) && !(p->size & PAGE_MASK_4K) && p->entry >= p->load &&
+	       p->entry < p->load + p->size;
+}
+
+/* A private mapping of the library file; NULL when that is not possible. */
+static void *map_from_file(const struct krunfw_preload *p)
+{
+	if (p->fd < 0)
+		return NULL;
+	void *m = mmap(NULL, p->size, PROT_READ | PROT_WRITE, MAP_PRIVATE, p->fd,
+		       (off_t)p->file_offset);
+	if (m == MAP_FAILED)
+		return NULL;
+	/* Same bytes as the loaded image, or the caller closed our descriptor
+	 * and it now names another file. */
+	if (memcmp(m, p->image, p->size < 4096 ? p->size : 4096) != 0) {
+		munmap(m, p->size);
+		return NULL;
+	}
+	return m;
+}
+
+static void *copy_image(const struct krunfw_preload *p)
+{
+	void *m = mmap(NULL, p->size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (m == MAP_FAILED)
+		return NULL;
+	memcpy(m, p->image, p->size);
+	return m;
 }
 
 int krunfw_map_kernel(struct krunfw_kernel *k)
 {
 	memset(k, 0, sizeof(*k));
-	void *lib = open_library();
-	if (!lib) {
-		log_error("cannot load the guest kernel library %s: %s", KRUNFW_SONAME, dlerror());
-		return -ENOENT;
+	struct krunfw_preload late = {.fd = -1};
+	const struct krunfw_preload *p = &preload;
+	if (!p->loaded) {
+		/* Not found at load time: the caller may have fixed its paths since. */
+		if (load_bundle(&late)) {
+			const char *why = dlerror();
+			log_error("cannot load the guest kernel library %s: %s", KRUNFW_SONAME,
+				  why ? why : "it has no krunfw_get_kernel");
+			return -ENOENT;
+		}
+		p = &late;
 	}
-	get_kernel_fn get = (get_kernel_fn)dlsym(lib, "krunfw_get_kernel");
-	if (!get) {
-		log_error("%s has no krunfw_get_kernel", KRUNFW_SONAME);
-		return -ENOENT;
-	}
-	size_t load = 0, entry = 0, size = 0;
-	char *image = get(&load, &entry, &size);
-	if (!image || size == 0 || ((uintptr_t)image & PAGE_MASK_4K) || (load & PAGE_MASK_4K) ||
-	    (size & PAGE_MASK_4K) || entry < load || entry >= load + size) {
+	if (!image_is_sane(p)) {
 		log_error("the kernel bundle in %s is malformed", KRUNFW_SONAME);
+		if (late.fd >= 0)
+			close(late.fd);
 		return -EINVAL;
 	}
-	void *host = map_from_file(image, size);
+	void *host = map_from_file(p);
 	if (!host)
-		host = copy_image(image, size);
+		host = copy_image(p);
+	if (late.fd >= 0)
+		close(late.fd);
 	if (!host)
 		return -ENOMEM;
-	/* The library stays loaded: unloading it buys nothing and races
-	 * with other contexts using it. */
 	k->host = host;
 	k->map_base = host;
-	k->map_len = size;
-	k->size = size;
-	k->load_gpa = load;
-	k->entry = entry;
+	k->map_len = p->size;
+	k->size = p->size;
+	k->load_gpa = p->load;
+	k->entry = p->entry;
 	return 0;
 }
 
