@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <link.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -58,6 +59,26 @@ static struct krunfw_preload {
 	uint64_t file_offset;
 } preload = {.fd = -1};
 
+/*
+ * An installed pair outside the loader's search path (a private prefix, a
+ * staging tree) still finds its kernel: libkrunfw is installed next to us.
+ */
+static void *open_beside_libkrun(void)
+{
+	Dl_info self;
+	if (!dladdr((void *)open_beside_libkrun, &self) || !self.dli_fname)
+		return NULL;
+	const char *slash = strrchr(self.dli_fname, '/');
+	if (!slash)
+		return NULL;
+	char path[4096];
+	int n = snprintf(path, sizeof(path), "%.*s/%s", (int)(slash - self.dli_fname),
+			 self.dli_fname, KRUNFW_SONAME);
+	if (n < 0 || (size_t)n >= sizeof(path))
+		return NULL;
+	return dlopen(path, RTLD_NOW | RTLD_LOCAL);
+}
+
 static void *open_library(void)
 {
 	/* The build tree's copy first when the test suite asks for it. */
@@ -67,7 +88,8 @@ static void *open_library(void)
 		if (h)
 			return h;
 	}
-	return dlopen(KRUNFW_SONAME, RTLD_NOW | RTLD_LOCAL);
+	void *h = dlopen(KRUNFW_SONAME, RTLD_NOW | RTLD_LOCAL);
+	return h ? h : open_beside_libkrun();
 }
 
 /* The library stays loaded: the image lives in it. */
