@@ -52,12 +52,17 @@ static bool env_is(const char *entry, const char *key)
 	return !strncmp(entry, key, n) && entry[n] == '=';
 }
 
-bool init_env_has(const char *const *envp, const char *key)
+const char *init_env_get(const char *const *envp, const char *key)
 {
 	for (size_t i = 0; envp && envp[i]; i++)
 		if (env_is(envp[i], key))
-			return true;
-	return false;
+			return envp[i] + strlen(key) + 1;
+	return NULL;
+}
+
+bool init_env_has(const char *const *envp, const char *key)
+{
+	return init_env_get(envp, key) != NULL;
 }
 
 static size_t count_strings(const char *const *v)
@@ -94,6 +99,81 @@ const char **init_build_env(const char *const *envp, bool on_tty)
 	return out;
 }
 
+/* ---- config environment ----------------------------------------------- */
+
+/* idx orders entries: envp's first, then the config's, each in order. */
+struct env_ref {
+	const char *s;
+	size_t idx;
+};
+
+static int cmp_env_key(const char *a, const char *b)
+{
+	size_t la = strcspn(a, "="), lb = strcspn(b, "=");
+	int c = memcmp(a, b, la < lb ? la : lb);
+
+	return c ? c : (la > lb) - (la < lb);
+}
+
+static int cmp_env_ref(const void *a, const void *b)
+{
+	const struct env_ref *x = a, *y = b;
+	int c = cmp_env_key(x->s, y->s);
+
+	return c ? c : (x->idx > y->idx) - (x->idx < y->idx);
+}
+
+static bool config_overrides(const char *entry)
+{
+	return !cmp_env_key(entry, "HOME") || !cmp_env_key(entry, "TERM");
+}
+
+/* One key's entries r[0..cnt), sorted by idx (envp's before the config's). */
+static void choose_env(const struct env_ref *r, size_t cnt, size_t nbase, bool *keep)
+{
+	size_t first_cfg = 0;
+	bool override;
+
+	while (first_cfg < cnt && r[first_cfg].idx < nbase)
+		first_cfg++;
+	override = first_cfg < cnt && config_overrides(r[0].s);
+	for (size_t i = 0; i < first_cfg; i++)
+		keep[r[i].idx] = !override;
+	if (override)
+		keep[r[cnt - 1].idx] = true;
+	else if (first_cfg == 0)
+		keep[r[0].idx] = true;
+}
+
+const char **init_merge_env(const char *const *envp, const char *const *cfg_env)
+{
+	size_t n = count_strings(envp), total = n + count_strings(cfg_env), k = 0;
+	struct env_ref *refs = calloc(total + 1, sizeof(*refs));
+	bool *keep = calloc(total + 1, sizeof(*keep));
+	const char **out = calloc(total + 1, sizeof(*out));
+
+	if (!refs || !keep || !out) {
+		free(out);
+		out = NULL;
+		goto done;
+	}
+	for (size_t i = 0; i < total; i++)
+		refs[i] = (struct env_ref){ i < n ? envp[i] : cfg_env[i - n], i };
+	qsort(refs, total, sizeof(*refs), cmp_env_ref);
+	for (size_t g = 0, e; g < total; g = e) {
+		for (e = g + 1; e < total && !cmp_env_key(refs[g].s, refs[e].s); e++)
+			;
+		choose_env(refs + g, e - g, n, keep);
+	}
+	for (size_t i = 0; i < total; i++)
+		if (keep[i])
+			out[k++] = i < n ? envp[i] : cfg_env[i - n];
+done:
+	free(refs);
+	free(keep);
+	return out;
+}
+
 int init_split_rlimits(char *s, const char **out, size_t max)
 {
 	size_t n = 0, len;
@@ -125,10 +205,7 @@ bool init_dirent_is_dot(const char *name)
 
 static const char *env_value(char *const *envp, const char *key)
 {
-	for (size_t i = 0; envp && envp[i]; i++)
-		if (env_is(envp[i], key))
-			return envp[i] + strlen(key) + 1;
-	return NULL;
+	return init_env_get((const char *const *)envp, key);
 }
 
 static const char *env_entry(char *const *envp, const char *key)
@@ -223,10 +300,13 @@ int init_view_from_env(int argc, char *const *argv, char *const *environ_,
 {
 	const char *workdir = env_value(environ_, "KRUN_WORKDIR");
 	const char *host = env_value(environ_, "HOSTNAME");
+	const char *init = env_value(environ_, "KRUN_INIT");
 	int ret;
 
 	memset(out, 0, sizeof(*out));
 	out->version = WORKLOAD_VERSION;
+	if (!init || !init[0])
+		out->flags = WORKLOAD_F_DEFAULT_EXEC;
 	out->workdir = workdir && workdir[0] ? workdir : NULL;
 	if (host && host[0] && strlen(host) <= WORKLOAD_MAX_HOSTNAME)
 		out->hostname = host;

@@ -40,6 +40,20 @@ int init_port_role(const char *name);
 /* Does envp (NULL-terminated) define KEY (given without '=')? */
 bool init_env_has(const char *const *envp, const char *key);
 
+/* The value of KEY in envp (the first definition), or NULL. */
+const char *init_env_get(const char *const *envp, const char *key);
+
+/*
+ * envp with a container config's environment merged in as upstream's init
+ * does: a config entry is added only when its key is not set yet, except
+ * HOME and TERM, which the config overrides.  Within the config the first
+ * entry of a key counts, for HOME and TERM the last (upstream sets them one
+ * after the other).  O(n log n), so no environment size makes PID 1 spin.
+ * Returns a malloc'd NULL-terminated array of borrowed strings (envp's
+ * entries first, in order), or NULL on ENOMEM.
+ */
+const char **init_merge_env(const char *const *envp, const char *const *cfg_env);
+
 /*
  * The workload's environment: envp plus defaults for what it leaves unset
  * (PATH, HOME, and TERM only when the workload talks to a terminal).  Returns a malloc'd
@@ -51,6 +65,8 @@ const char **init_build_env(const char *const *envp, bool on_tty);
  * Upstream-compatible fallback when /.krun_workload is absent: the job comes
  * from init's environment (KRUN_INIT, KRUN_WORKDIR, KRUN_RLIMITS, KRUN_HOME,
  * KRUN_TERM, HOSTNAME) and argv (the kernel command line after "--").
+ * Without KRUN_INIT the view carries WORKLOAD_F_DEFAULT_EXEC: as upstream,
+ * a container config's argv then comes before the command-line words.
  * Strings are borrowed from argv/environ; the split rlimit list is a copy
  * owned by the view.  Release with workload_view_free().  Returns 0,
  * -EINVAL (bad KRUN_RLIMITS) or -ENOMEM.

@@ -15,7 +15,7 @@
  *     u8  magic[8]    "KRUNWKLD"
  *     u32 version     WORKLOAD_VERSION
  *     u32 total_len   length of the whole blob, header included
- *     u32 flags       WORKLOAD_F_*
+ *     u32 flags       WORKLOAD_F_* (unknown bits: the blob is refused)
  *     u32 uid         meaningful only with WORKLOAD_F_UID_SET
  *     u32 gid         meaningful only with WORKLOAD_F_GID_SET
  *     u32 reserved    must be 0
@@ -56,8 +56,16 @@
 #define WORKLOAD_F_UID_SET (1u << 0)
 #define WORKLOAD_F_GID_SET (1u << 1)
 #define WORKLOAD_F_REPORT_BOOT_TIME (1u << 2)
-#define WORKLOAD_F_ALL \
-	(WORKLOAD_F_UID_SET | WORKLOAD_F_GID_SET | WORKLOAD_F_REPORT_BOOT_TIME)
+/*
+ * The caller gave no exec path (no krun_set_exec): exec_path and argv hold
+ * the fallback ("/bin/sh"), which the guest init replaces with the argv of
+ * the container config ("/.krun_config.json" or $KRUN_CONFIG) when it has
+ * one.  Without the flag the host's argv always wins.
+ */
+#define WORKLOAD_F_DEFAULT_EXEC (1u << 3)
+#define WORKLOAD_F_ALL                                                                \
+	(WORKLOAD_F_UID_SET | WORKLOAD_F_GID_SET | WORKLOAD_F_REPORT_BOOT_TIME |      \
+	 WORKLOAD_F_DEFAULT_EXEC)
 
 /*
  * Host-side description.  String arrays are NULL-terminated (a NULL array

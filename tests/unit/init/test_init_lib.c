@@ -148,6 +148,8 @@ static void test_fallback_krun_init(void)
 	struct workload_view v;
 
 	CHECK_EQ(init_view_from_env(3, argv, env, &v), 0);
+	/* KRUN_INIT names the job: a container config's argv must not win. */
+	CHECK_EQ(v.flags & WORKLOAD_F_DEFAULT_EXEC, 0);
 	CHECK_STR(v.exec_path, "/bin/sh");
 	CHECK_EQ(v.argc, 3);
 	CHECK_STR(v.argv[0], "/bin/sh");
@@ -177,6 +179,8 @@ static void test_fallback_args_only(void)
 	struct workload_view v;
 
 	CHECK_EQ(init_view_from_env(2, argv, env, &v), 0);
+	/* Upstream: without KRUN_INIT a config's argv comes before these. */
+	CHECK_EQ(v.flags, WORKLOAD_F_DEFAULT_EXEC);
 	CHECK_STR(v.exec_path, "/usr/bin/env");
 	CHECK_EQ(v.argc, 1);
 	CHECK(v.workdir == NULL);
@@ -188,6 +192,7 @@ static void test_fallback_args_only(void)
 	CHECK_EQ(init_view_from_env(1, argv0, env, &v), 0);
 	CHECK_STR(v.exec_path, "/bin/sh");
 	CHECK_EQ(v.argc, 1);
+	CHECK_EQ(v.flags, WORKLOAD_F_DEFAULT_EXEC);
 	workload_view_free(&v);
 }
 

@@ -87,6 +87,27 @@ static void test_round_trip_minimal(void)
 	free(buf);
 }
 
+/* The guest init takes a container config's argv only with this flag. */
+static void test_round_trip_default_exec(void)
+{
+	struct workload_spec spec = { .exec_path = "/bin/sh",
+				      .flags = WORKLOAD_F_DEFAULT_EXEC | WORKLOAD_F_UID_SET,
+				      .uid = 7 };
+	struct workload_view v;
+	size_t len;
+	uint8_t *buf = encode(&spec, &len);
+
+	CHECK_EQ(workload_decode(buf, len, &v), 0);
+	CHECK_EQ(v.flags, WORKLOAD_F_DEFAULT_EXEC | WORKLOAD_F_UID_SET);
+	CHECK_EQ(v.uid, 7);
+	CHECK_STR(v.exec_path, "/bin/sh");
+	CHECK_EQ(v.argc, 1);
+	workload_view_free(&v);
+	free(buf);
+	spec.flags = WORKLOAD_F_ALL + 1;	/* the next, still unknown bit */
+	CHECK_EQ(workload_encode(&spec, &buf, &len), -EINVAL);
+}
+
 /* Unset uid/gid must not leak whatever the caller left in the fields. */
 static void test_unset_ids_zeroed(void)
 {
@@ -282,6 +303,12 @@ static void test_decode_bad_header(void)
 	put32(c + 16, 1u << 20);
 	CHECK_EQ(decode_copy(c, len), -EINVAL);	/* unknown flag */
 	memcpy(c, buf, len);
+	put32(c + 16, WORKLOAD_F_ALL + 1);
+	CHECK_EQ(decode_copy(c, len), -EINVAL);	/* the first unknown flag */
+	memcpy(c, buf, len);
+	put32(c + 16, WORKLOAD_F_DEFAULT_EXEC);
+	CHECK_EQ(decode_copy(c, len), 0);	/* a known one */
+	memcpy(c, buf, len);
 	put32(c + 28, 1);
 	CHECK_EQ(decode_copy(c, len), -EINVAL);	/* reserved */
 	free(c);
@@ -476,6 +503,7 @@ int main(void)
 {
 	RUN_TEST(test_round_trip_basic);
 	RUN_TEST(test_round_trip_minimal);
+	RUN_TEST(test_round_trip_default_exec);
 	RUN_TEST(test_unset_ids_zeroed);
 	RUN_TEST(test_round_trip_big_env);
 	RUN_TEST(test_encode_rejects);
