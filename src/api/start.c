@@ -177,8 +177,11 @@ static int encode_workload(struct start_state *st)
 		.rlimits = (const char *const *)c->rlimits,
 		.uid = c->uid,
 		.gid = c->gid,
+		/* Without krun_set_exec the guest's container config, if any,
+		 * names the job (crun, krunvm and muvm rely on that). */
 		.flags = (c->uid_set ? WORKLOAD_F_UID_SET : 0) |
-			 (c->gid_set ? WORKLOAD_F_GID_SET : 0),
+			 (c->gid_set ? WORKLOAD_F_GID_SET : 0) |
+			 (c->exec_path ? 0 : WORKLOAD_F_DEFAULT_EXEC),
 	};
 	int ret = workload_encode(&spec, &st->workload, &st->workload_len);
 	free(argv);

@@ -3,11 +3,14 @@
  * init/init.c - the guest's PID 1 ("/init.krun", statically linked).
  *
  * Mounts the pseudo filesystems, reads the job from /.krun_workload (or the
- * upstream kernel-command-line variables), runs it as a child on the
+ * upstream kernel-command-line variables) and the container config
+ * (/.krun_config.json or $KRUN_CONFIG), runs it as a child on the
  * krun-std* console ports, forwards signals and reaps orphans, then hands
  * the exit status to the host with ioctl 0x7602 and reboots.  PID 1 never
  * returns early: every failure becomes status 125 and still ends in the
  * report and reboot, because an exiting PID 1 would lose the status.
+ * With KRUN_INIT_PID1=1 the workload replaces init instead (as upstream):
+ * its exit ends the VM and no status is reported.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -32,6 +35,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "init_config.h"
 #include "init_lib.h"
 #include "workload.h"
 
@@ -44,6 +48,7 @@
 #define FUSE_SUPER_MAGIC 0x65735546
 
 #define WORKLOAD_PATH "/" WORKLOAD_FILE_NAME
+#define CONFIG_DEFAULT_PATH "/.krun_config.json"
 
 extern char **environ;
 
@@ -190,7 +195,8 @@ static void ensure_stdio(void)
 
 /* ---- the job ----------------------------------------------------------- */
 
-static int read_all(int fd, uint8_t **buf, size_t *len)
+/* Reads at most a little over max bytes: enough for the caller to refuse. */
+static int read_all(int fd, size_t max, uint8_t **buf, size_t *len)
 {
 	size_t cap = 64 * 1024, n = 0;
 	uint8_t *p = malloc(cap), *q;
@@ -199,8 +205,7 @@ static int read_all(int fd, uint8_t **buf, size_t *len)
 	for (;;) {
 		if (!p)
 			return -ENOMEM;
-		/* One byte over the cap is enough to make the decoder refuse. */
-		if (n > WORKLOAD_MAX_SIZE)
+		if (n > max)
 			break;
 		if (n == cap) {
 			q = realloc(p, cap * 2);
@@ -235,7 +240,7 @@ static int load_workload_file(struct workload_view *job, uint8_t **blob)
 	workload_fd = open(WORKLOAD_PATH, O_RDONLY | O_CLOEXEC);
 	if (workload_fd < 0)
 		return errno == ENOENT ? 1 : -errno;
-	ret = read_all(workload_fd, blob, &len);
+	ret = read_all(workload_fd, WORKLOAD_MAX_SIZE, blob, &len);
 	if (ret)
 		return ret;
 	ret = workload_decode(*blob, len, job);
@@ -260,11 +265,112 @@ static int load_job(int argc, char **argv, struct workload_view *job)
 	return ret;
 }
 
+/* ---- the container config ---------------------------------------------- */
+
+/*
+ * The job's environment, then init's own: on the kernel-command-line path
+ * the job's copy has the KRUN_* variables taken out.
+ */
+static const char *job_env(const struct workload_view *job, const char *key)
+{
+	const char *v = init_env_get(job->envp, key);
+
+	return v ? v : getenv(key);
+}
+
+static void config_error(const char *path, const struct init_config *cfg)
+{
+	if (cfg->error_key)
+		msg("bad container config %s: \"%s\" %s", path, cfg->error_key, cfg->error);
+	else if (cfg->error_has_offset)
+		msg("bad container config %s: %s (at byte %zu)", path, cfg->error,
+		    cfg->error_offset);
+	else
+		msg("bad container config %s: %s", path, cfg->error);
+}
+
+/*
+ * 1 when there is no such file, 0 with cfg filled (its strings point into
+ * a buffer that stays allocated), -1 after a message.  Only a regular
+ * file is read, so a FIFO or a device cannot stall or flood PID 1.
+ */
+static int load_config(const char *path, struct init_config *cfg)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY), ret;
+	uint8_t *buf = NULL;
+	struct stat st;
+	size_t len = 0;
+
+	if (fd < 0 && (errno == ENOENT || errno == ENOTDIR))
+		return 1;
+	if (fd < 0) {
+		msg("cannot open the container config %s: %s", path, strerror(errno));
+		return -1;
+	}
+	ret = fstat(fd, &st) ? -errno : S_ISREG(st.st_mode) ? 0 : -EINVAL;
+	if (!ret)
+		ret = read_all(fd, INIT_CONFIG_MAX_SIZE, &buf, &len);
+	close(fd);
+	if (ret) {
+		msg("cannot read the container config %s: %s", path,
+		    ret == -EINVAL ? "not a regular file" : strerror(-ret));
+		return -1;
+	}
+	if (init_config_parse((char *)buf, len, cfg)) {
+		config_error(path, cfg);
+		free(buf);
+		return -1;
+	}
+	return 0;
+}
+
+/* Upstream's precedence: krun_set_exec's argv, krun_set_workdir and the
+ * job's environment win over the config (but for HOME and TERM). */
+static int apply_config(struct workload_view *job)
+{
+	const char *path = job_env(job, "KRUN_CONFIG");
+	struct init_config cfg;
+	const char **env;
+	int ret;
+
+	ret = load_config(path && path[0] ? path : CONFIG_DEFAULT_PATH, &cfg);
+	if (ret)
+		return ret > 0 ? 0 : -1;
+	if ((job->flags & WORKLOAD_F_DEFAULT_EXEC) && cfg.argv) {
+		free(job->argv);
+		job->argv = cfg.argv;
+		job->argc = cfg.argc;
+		job->exec_path = cfg.argv[0];
+		cfg.argv = NULL;
+	}
+	if (!job->workdir)
+		job->workdir = cfg.cwd;
+	ret = 0;
+	if (cfg.envp) {
+		env = init_merge_env(job->envp, cfg.envp);
+		if (env) {
+			free(job->envp);
+			job->envp = env;
+			for (job->envc = 0; env[job->envc]; job->envc++)
+				;
+		} else {
+			msg("out of memory");
+			ret = -1;
+		}
+	}
+	init_config_free(&cfg);
+	return ret;
+}
+
 /* ---- system identity --------------------------------------------------- */
 
-static void set_hostname(const char *name)
+static void set_hostname(const struct workload_view *job)
 {
-	if (!name)
+	const char *name = job->hostname;
+
+	if (!name || !name[0])
+		name = init_env_get(job->envp, "HOSTNAME");
+	if (!name || !name[0])
 		name = INIT_DEFAULT_HOSTNAME;
 	if (sethostname(name, strlen(name)))
 		msg("warning: sethostname: %s", strerror(errno));
@@ -471,20 +577,55 @@ static int child_setup(const struct workload_view *job, const struct stdio_ports
 	return 0;
 }
 
-static void child_main(const struct workload_view *job, const struct stdio_ports *ports,
-		       int pipe_fd)
+/* Returns only on failure: the stage that failed, with its errno in *err. */
+static int setup_and_exec(const struct workload_view *job, const struct stdio_ports *ports,
+			  int *err)
 {
 	sigset_t none;
-	int err;
 
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
-	if (child_setup(job, ports))
-		child_fail(pipe_fd, STAGE_SETUP, errno);
+	if (child_setup(job, ports)) {
+		*err = errno;
+		return STAGE_SETUP;
+	}
 	execvp(job->exec_path, (char *const *)job->argv);
-	err = errno;
-	msg("%s: %s (%s)", job->exec_path, init_exec_failure_text(err), strerror(err));
-	child_fail(pipe_fd, STAGE_EXEC, err);
+	*err = errno;
+	msg("%s: %s (%s)", job->exec_path, init_exec_failure_text(*err), strerror(*err));
+	return STAGE_EXEC;
+}
+
+static void child_main(const struct workload_view *job, const struct stdio_ports *ports,
+		       int pipe_fd)
+{
+	int err, stage = setup_and_exec(job, ports, &err);
+
+	child_fail(pipe_fd, stage, err);
+}
+
+/*
+ * KRUN_INIT_PID1=1 (upstream's switch): the workload replaces init as PID
+ * 1.  Its exit then ends the VM without a status for the host (the caller
+ * exits 0), and nothing relays host signals or reaps orphans.  Returns
+ * only when setup or exec failed, which is still reported.
+ */
+static bool exec_as_pid1(const struct workload_view *job)
+{
+	const char *v = job_env(job, "KRUN_INIT_PID1");
+
+	return v && v[0] == '1';
+}
+
+static int exec_in_place(const struct workload_view *job)
+{
+	struct stdio_ports ports;
+	int err;
+
+	find_stdio_ports(&ports);
+	fflush(NULL);
+	if (setup_and_exec(job, &ports, &err) == STAGE_EXEC)
+		return init_exec_failure_status(err);
+	return INIT_EXIT_SETUP;
 }
 
 /* ---- PID 1's loop ------------------------------------------------------ */
@@ -691,12 +832,14 @@ static int run(int argc, char **argv)
 	struct workload_view job;
 
 	mount_filesystems();
-	if (load_job(argc, argv, &job))
+	if (load_job(argc, argv, &job) || apply_config(&job))
 		return INIT_EXIT_SETUP;
-	set_hostname(job.hostname);
+	set_hostname(&job);
 	bring_up_loopback();
 	if (job.flags & WORKLOAD_F_REPORT_BOOT_TIME)
 		report_boot_time();
+	if (exec_as_pid1(&job))
+		return exec_in_place(&job);
 	return run_workload(&job);
 }
 
