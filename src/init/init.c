@@ -163,9 +163,77 @@ static void mount_filesystems(void)
 	make_dev_links();
 	/* Best effort: nested VMs inside the guest want an open /dev/kvm. */
 	chmod("/dev/kvm", 0666);
+}
+
+/* Only once the root is final: a mount under a shared one cannot be moved. */
+static void make_root_shared(void)
+{
 	/* Container tools in the guest expect shared propagation on /. */
 	if (mount(NULL, "/", NULL, MS_REC | MS_SHARED, NULL))
 		msg("warning: make / shared: %s", strerror(errno));
+}
+
+/* ---- a disk as the root (krun_set_root_disk_remount) ------------------- */
+
+#define NEWROOT "/newroot"
+
+/* Every filesystem type the kernel can mount from a device, in its order. */
+static int mount_probing(const char *dev, const char *data)
+{
+	char line[128];
+	int err = -ENODEV;
+	FILE *f = fopen("/proc/filesystems", "re");
+
+	if (!f)
+		return -errno;
+	while (fgets(line, sizeof(line), f)) {
+		char *type = line + strspn(line, " \t");
+
+		if (strncmp(line, "nodev", 5) == 0)
+			continue;
+		type[strcspn(type, " \t\n")] = '\0';
+		if (!type[0])
+			continue;
+		if (mount(dev, NEWROOT, type, 0, data) == 0) {
+			fclose(f);
+			return 0;
+		}
+		err = -errno;
+	}
+	fclose(f);
+	return err;
+}
+
+/*
+ * Upstream's sequence: mount the disk on /newroot, move it over / and
+ * chroot into it, then mount /dev, /proc and /sys again there.  The
+ * workload file stays open across the switch, so the exit status still
+ * reaches the host through the old root's virtio-fs.
+ */
+static int switch_to_block_root(const struct workload_view *job)
+{
+	const char *type = job->root_fstype;
+	int ret;
+
+	if (mkdir(NEWROOT, 0755) && errno != EEXIST && errno != EROFS)
+		msg("warning: mkdir %s: %s", NEWROOT, strerror(errno));
+	if (type && strcmp(type, "auto"))
+		ret = mount(job->root_device, NEWROOT, type, 0, job->root_options) ? -errno : 0;
+	else
+		ret = mount_probing(job->root_device, job->root_options);
+	if (ret) {
+		msg("cannot mount the root disk %s%s%s: %s", job->root_device,
+		    type ? " as " : "", type ? type : "", strerror(-ret));
+		return -1;
+	}
+	if (chdir(NEWROOT) || mount(".", "/", NULL, MS_MOVE, NULL) || chroot(".") ||
+	    chdir("/")) {
+		msg("cannot switch to the root disk %s: %s", job->root_device, strerror(errno));
+		return -1;
+	}
+	mount_dev();
+	mount_filesystems();
+	return 0;
 }
 
 /*
@@ -832,7 +900,12 @@ static int run(int argc, char **argv)
 	struct workload_view job;
 
 	mount_filesystems();
-	if (load_job(argc, argv, &job) || apply_config(&job))
+	if (load_job(argc, argv, &job))
+		return INIT_EXIT_SETUP;
+	if ((job.flags & WORKLOAD_F_BLOCK_ROOT) && switch_to_block_root(&job))
+		return INIT_EXIT_SETUP;
+	make_root_shared();
+	if (apply_config(&job))
 		return INIT_EXIT_SETUP;
 	set_hostname(&job);
 	bring_up_loopback();

@@ -187,6 +187,8 @@ static int validate_spec(const struct workload_spec *spec)
 		return -EINVAL;
 	if (spec->hostname && strlen(spec->hostname) > WORKLOAD_MAX_HOSTNAME)
 		return -EINVAL;
+	if ((spec->flags & WORKLOAD_F_BLOCK_ROOT) && (!spec->root_device || !spec->root_device[0]))
+		return -EINVAL;
 	for (size_t i = 0; spec->rlimits && spec->rlimits[i]; i++) {
 		if (i >= WORKLOAD_MAX_RLIMITS)
 			return -E2BIG;
@@ -239,7 +241,7 @@ int workload_encode(const struct workload_spec *spec, uint8_t **buf, size_t *len
 {
 	const char *const default_argv[] = { spec ? spec->exec_path : NULL, NULL };
 	const char *const *argv;
-	const char *workdir, *hostname;
+	const char *workdir, *hostname, *root[3] = { NULL, NULL, NULL };
 	size_t total = WORKLOAD_HEADER_LEN, argc, envc, nrl;
 	struct writer w;
 	int ret;
@@ -253,6 +255,11 @@ int workload_encode(const struct workload_spec *spec, uint8_t **buf, size_t *len
 
 	workdir = nonempty(spec->workdir);
 	hostname = nonempty(spec->hostname);
+	if (spec->flags & WORKLOAD_F_BLOCK_ROOT) {
+		root[0] = spec->root_device;
+		root[1] = nonempty(spec->root_fstype);
+		root[2] = nonempty(spec->root_options);
+	}
 	if ((ret = size_add_str(&total, spec->exec_path)) ||
 	    (ret = size_add_list(&total, argv, WORKLOAD_MAX_STRINGS, &argc)) ||
 	    (ret = size_add_list(&total, spec->envp, WORKLOAD_MAX_STRINGS, &envc)) ||
@@ -260,6 +267,9 @@ int workload_encode(const struct workload_spec *spec, uint8_t **buf, size_t *len
 	    (ret = size_add_list(&total, spec->rlimits, WORKLOAD_MAX_RLIMITS, &nrl)) ||
 	    (ret = size_add_str(&total, hostname)))
 		return ret;
+	for (int i = 0; (spec->flags & WORKLOAD_F_BLOCK_ROOT) && i < 3; i++)
+		if ((ret = size_add_str(&total, root[i])))
+			return ret;
 
 	*buf = malloc(total);
 	if (!*buf)
@@ -272,6 +282,9 @@ int workload_encode(const struct workload_spec *spec, uint8_t **buf, size_t *len
 	write_str(&w, workdir);
 	write_list(&w, spec->rlimits, nrl);
 	write_str(&w, hostname);
+	if (spec->flags & WORKLOAD_F_BLOCK_ROOT)
+		for (int i = 0; i < 3; i++)
+			write_str(&w, root[i]);
 	*len = total;
 	return 0;
 }
@@ -388,6 +401,11 @@ static int decode_body(struct reader *r, struct workload_view *out)
 	    (ret = read_str(r, &out->workdir, true)) ||
 	    (ret = read_list(r, &out->rlimits, &out->nrlimits, WORKLOAD_MAX_RLIMITS)) ||
 	    (ret = read_str(r, &out->hostname, true)))
+		return ret;
+	if ((out->flags & WORKLOAD_F_BLOCK_ROOT) &&
+	    ((ret = read_str(r, &out->root_device, false)) ||
+	     (ret = read_str(r, &out->root_fstype, true)) ||
+	     (ret = read_str(r, &out->root_options, true))))
 		return ret;
 	if (reader_left(r))
 		return -EINVAL;

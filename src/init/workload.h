@@ -26,6 +26,10 @@
  *     str   workdir            (optional)
  *     list  rlimits            ("RESOURCE=CUR:MAX", see parse_rlimit)
  *     str   hostname           (optional, at most 64 bytes)
+ *   and only with WORKLOAD_F_BLOCK_ROOT:
+ *     str   root_device        (required, e.g. "/dev/vda")
+ *     str   root_fstype        (optional; absent or "auto": probe)
+ *     str   root_options       (optional mount data)
  *
  *   str  = u32 len, then len bytes.  len == 0 means "absent"; otherwise
  *          the bytes are the string followed by exactly one NUL, so the
@@ -63,9 +67,14 @@
  * one.  Without the flag the host's argv always wins.
  */
 #define WORKLOAD_F_DEFAULT_EXEC (1u << 3)
+/*
+ * krun_set_root_disk_remount: the init mounts root_device on /newroot and
+ * makes it the root before it looks for the container config.
+ */
+#define WORKLOAD_F_BLOCK_ROOT (1u << 4)
 #define WORKLOAD_F_ALL                                                                \
 	(WORKLOAD_F_UID_SET | WORKLOAD_F_GID_SET | WORKLOAD_F_REPORT_BOOT_TIME |      \
-	 WORKLOAD_F_DEFAULT_EXEC)
+	 WORKLOAD_F_DEFAULT_EXEC | WORKLOAD_F_BLOCK_ROOT)
 
 /*
  * Host-side description.  String arrays are NULL-terminated (a NULL array
@@ -80,6 +89,9 @@ struct workload_spec {
 	const char *workdir;
 	const char *const *rlimits;
 	const char *hostname;
+	const char *root_device;	/* used only with WORKLOAD_F_BLOCK_ROOT */
+	const char *root_fstype;
+	const char *root_options;
 	uint32_t flags;
 	uint32_t uid;
 	uint32_t gid;
@@ -98,6 +110,9 @@ struct workload_view {
 	const char *exec_path;
 	const char *workdir;	/* NULL when absent */
 	const char *hostname;	/* NULL when absent */
+	const char *root_device;	/* non-NULL exactly with WORKLOAD_F_BLOCK_ROOT */
+	const char *root_fstype;	/* NULL when absent */
+	const char *root_options;	/* NULL when absent */
 	const char **argv;
 	size_t argc;
 	const char **envp;

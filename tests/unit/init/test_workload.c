@@ -243,6 +243,32 @@ static void put32(uint8_t *p, uint32_t v)
 	p[3] = (uint8_t)(v >> 24);
 }
 
+static void test_round_trip_block_root(void)
+{
+	struct workload_spec spec = { .exec_path = "/bin/sh", .flags = WORKLOAD_F_BLOCK_ROOT,
+				      .root_device = "/dev/vda", .root_options = "ro,noatime" };
+	struct workload_view v;
+	size_t len;
+	uint8_t *buf = encode(&spec, &len);
+
+	CHECK_EQ(workload_decode(buf, len, &v), 0);
+	CHECK_STR(v.root_device, "/dev/vda");
+	CHECK(v.root_fstype == NULL);
+	CHECK_STR(v.root_options, "ro,noatime");
+	workload_view_free(&v);
+	/* The flag announces the records: a blob that has the flag set but
+	 * not the records is refused. */
+	spec.flags = 0;
+	free(buf);
+	buf = encode(&spec, &len);
+	put32(buf + 16, WORKLOAD_F_BLOCK_ROOT);
+	CHECK_EQ(workload_decode(buf, len, &v), -EINVAL);
+	free(buf);
+	spec.flags = WORKLOAD_F_BLOCK_ROOT;
+	spec.root_device = "";
+	CHECK_EQ(workload_encode(&spec, &buf, &len), -EINVAL);
+}
+
 static int decode_copy(const uint8_t *buf, size_t len)
 {
 	struct workload_view v;
@@ -504,6 +530,7 @@ int main(void)
 	RUN_TEST(test_round_trip_basic);
 	RUN_TEST(test_round_trip_minimal);
 	RUN_TEST(test_round_trip_default_exec);
+	RUN_TEST(test_round_trip_block_root);
 	RUN_TEST(test_unset_ids_zeroed);
 	RUN_TEST(test_round_trip_big_env);
 	RUN_TEST(test_encode_rejects);
