@@ -156,12 +156,18 @@ int32_t krun_set_vm_config(uint32_t ctx_id, uint8_t num_vcpus, uint32_t ram_mib)
 /*
  * krun_set_root - use a host directory as the guest's root filesystem.
  *
- * @root_path: host directory exported with virtio-fs under KRUN_FS_ROOT_TAG.
+ * @root_path: host directory exported with virtio-fs under KRUN_FS_ROOT_TAG,
+ *             or NULL for a root with no host directory: an empty read-only
+ *             directory that only overlay entries (krun_fs_add_overlay_*)
+ *             fill.  The init mounts /dev, /proc and /sys on directories that
+ *             must exist, so such a root wants overlay directories "dev",
+ *             "proc" and "sys".
  *
  * Unless krun_disable_implicit_init() was called first, the bundled init is
  * made visible in it as /init.krun (without touching the host directory).
  *
- * Returns 0, -EINVAL for a NULL or invalid path, or -ENOENT.
+ * Returns 0, -EINVAL for an invalid path, -EEXIST (a root was already set),
+ * or -ENOENT.
  */
 int32_t krun_set_root(uint32_t ctx_id, const char *root_path);
 
@@ -266,11 +272,13 @@ int32_t krun_set_mapped_volumes(uint32_t ctx_id, const char *const mapped_volume
  * krun_add_virtiofs - share a host directory with the guest via virtio-fs.
  *
  * @c_tag:  tag the guest uses to mount the share (at most 36 bytes).
- * @c_path: host directory to export.
+ * @c_path: host directory to export, or NULL for a filesystem with no host
+ *          directory (an empty read-only root that overlay entries fill).
  *
  * Equivalent to krun_add_virtiofs3(ctx_id, c_tag, c_path, 0, false).
  *
- * Returns 0, -EINVAL (NULL or over-long tag, NULL path) or -ENOENT.
+ * Returns 0, -EINVAL (NULL or over-long tag), -EEXIST (tag in use) or
+ * -ENOENT.
  * Upstream accepts an over-long tag and aborts later at start.
  */
 int32_t krun_add_virtiofs(uint32_t ctx_id,
@@ -922,16 +930,30 @@ int32_t krun_get_default_init(const uint8_t **data_out, size_t *len_out);
  * krun_fs_add_overlay_file - make a memory-backed file appear in a
  * virtio-fs share without creating it on the host.
  *
- * @fs_tag:   tag of a share added earlier (e.g. KRUN_FS_ROOT_TAG).
- * @path:     relative path such as "etc/hostname"; every parent must be an
- *            overlay directory from krun_fs_add_overlay_dir().
- * @data:     file contents; NOT copied, must stay valid while the VM runs.
- * @data_len: length of @data.
- * @mode:     st_mode bits, e.g. 0100644.
- * @one_shot: the file can be looked up only once.
+ * The file is read-only (opening it for writing fails with EACCES, changing
+ * it with EPERM), found by name but not listed by readdir, and hides a host
+ * file of the same name.
  *
- * Returns 0, -EINVAL (NULL pointer, empty path component), -ENOENT (context,
- * share or parent not found) or -ENOTDIR (a parent is not a directory).
+ * @fs_tag:   tag of a share added earlier (e.g. KRUN_FS_ROOT_TAG).
+ * @path:     path relative to the share's root such as "etc/hostname" (a
+ *            leading '/' is ignored); every parent must be an overlay
+ *            directory from an earlier krun_fs_add_overlay_dir() on the same
+ *            share.
+ * @data:     file contents; NOT copied, must stay valid while the VM runs.
+ *            May be NULL when @data_len is 0.
+ * @data_len: length of @data.
+ * @mode:     permission bits, optionally with S_IFREG, e.g. 0100644.
+ * @one_shot: the file can be looked up only once; it then disappears from
+ *            the directory (what the guest opened stays readable).
+ *
+ * At most 64 overlay entries per context.  On the root share the names
+ * ".krun_workload" and, unless krun_disable_implicit_init() was called,
+ * "init.krun" belong to the library.
+ *
+ * Returns 0, -EINVAL (NULL pointer, empty, "." or ".." component, component
+ * over 255 bytes, bad mode), -ENOENT (context, share or parent not found),
+ * -ENOTDIR (a parent is an overlay file), -EEXIST (path already added or
+ * reserved) or -ENOSPC (too many entries).
  */
 int32_t krun_fs_add_overlay_file(uint32_t ctx_id, const char *fs_tag,
 				 const char *path, const uint8_t *data,
@@ -941,8 +963,12 @@ int32_t krun_fs_add_overlay_file(uint32_t ctx_id, const char *fs_tag,
  * krun_fs_add_overlay_dir - add an empty read-only directory (a mount
  * point, typically) to a virtio-fs share.
  *
- * @mode: st_mode bits, e.g. 040755.  Other arguments and errors as for
- * krun_fs_add_overlay_file().
+ * It holds only overlay entries added below it, never host files (even when
+ * it hides a host directory of the same name); nothing can be created in it
+ * (EROFS).
+ *
+ * @mode: permission bits, optionally with S_IFDIR, e.g. 040755.  Other
+ * arguments and errors as for krun_fs_add_overlay_file().
  */
 int32_t krun_fs_add_overlay_dir(uint32_t ctx_id, const char *fs_tag,
 				const char *path, uint32_t mode);

@@ -72,6 +72,10 @@ void ctx_destroy(struct krun_ctx *c)
 		free(c->shares[i].tag);
 		free(c->shares[i].path);
 	}
+	for (unsigned int i = 0; i < c->nr_overlays; i++) {
+		free(c->overlays[i].tag);
+		free(c->overlays[i].path);
+	}
 	for (unsigned int i = 0; i < c->nr_disks; i++) {
 		free(c->disks[i].block_id);
 		free(c->disks[i].path);

@@ -12,7 +12,9 @@
 #include <sys/types.h>
 
 #define CTX_MAX_SHARES 8
-#define CTX_MAX_OVERLAYS 16
+/* krun_fs_add_overlay_*, all shares together (the FUSE server takes a few
+ * more for the init and the workload file). */
+#define CTX_MAX_OVERLAYS 64
 #define CTX_MAX_DISKS 8
 /* Multiport consoles: with rng, a console and the root share they fill the
  * VM's virtio slots. */
@@ -25,6 +27,17 @@ struct ctx_share {
 	char *tag;
 	char *path;		/* NULL: empty filesystem */
 	bool read_only;
+};
+
+/* krun_fs_add_overlay_file/_dir, in call order (parents before children). */
+struct ctx_overlay {
+	char *tag;
+	char *path;		/* relative, checked by fuse_overlay_path() */
+	const uint8_t *data;	/* the caller's; never copied, never freed */
+	size_t len;
+	uint32_t mode;
+	bool dir;
+	bool one_shot;
 };
 
 struct ctx_disk {
@@ -67,6 +80,8 @@ struct krun_ctx {
 
 	struct ctx_share shares[CTX_MAX_SHARES];
 	unsigned int nr_shares;
+	struct ctx_overlay overlays[CTX_MAX_OVERLAYS];
+	unsigned int nr_overlays;
 
 	/* krun_add_disk*, in guest order (vda, vdb, ...). */
 	struct ctx_disk disks[CTX_MAX_DISKS];

@@ -358,10 +358,9 @@ out:
 	return ret;
 }
 
+/* A NULL root_path is a root with no host directory (upstream's NullFs). */
 KRUN_API int32_t krun_set_root(uint32_t ctx_id, const char *root_path)
 {
-	if (!root_path)
-		return api_refuse(__func__, "root path is NULL");
 	return add_share(ctx_id, __func__, KRUN_FS_ROOT_TAG, root_path, false);
 }
 
@@ -406,22 +405,6 @@ KRUN_API int32_t krun_set_mapped_volumes(uint32_t ctx_id, const char *const mapp
 	(void)mapped_volumes;
 	/* Upstream rejects this too: volumes are krun_add_virtiofs shares. */
 	return api_refuse(__func__, "mapped volumes are not supported; use krun_add_virtiofs");
-}
-
-KRUN_API int32_t krun_fs_add_overlay_file(uint32_t ctx_id, const char *fs_tag, const char *path,
-					  const uint8_t *data, size_t data_len, uint32_t mode,
-					  bool one_shot)
-{
-	(void)ctx_id, (void)fs_tag, (void)path, (void)data, (void)data_len, (void)mode,
-		(void)one_shot;
-	return not_implemented(__func__);
-}
-
-KRUN_API int32_t krun_fs_add_overlay_dir(uint32_t ctx_id, const char *fs_tag, const char *path,
-					 uint32_t mode)
-{
-	(void)ctx_id, (void)fs_tag, (void)path, (void)mode;
-	return not_implemented(__func__);
 }
 
 /* ------------------------------------------------------------------ */

@@ -16,6 +16,7 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include "api/overlays.h"
 #include "backends/fs/fuse_server.h"
 #include "devices/virtio/block.h"
 #include "devices/virtio/console.h"
@@ -198,13 +199,13 @@ static int provision_root(struct start_state *st, struct fuse_server *srv)
 	int ret = encode_workload(st);
 	if (ret)
 		return ret;
-	ret = fuse_server_add_virtual_file(srv, WORKLOAD_FILE_NAME, st->workload,
+	ret = fuse_server_add_overlay_file(srv, WORKLOAD_FILE_NAME, st->workload,
 					   st->workload_len, 0400, false);
 	if (ret || !st->ctx->implicit_init)
 		return ret;
 	size_t len;
 	const uint8_t *init = krun_init_blob(&len);
-	return fuse_server_add_virtual_file(srv, "init.krun", init, len, 0755, false);
+	return fuse_server_add_overlay_file(srv, "init.krun", init, len, 0755, false);
 }
 
 static int add_virtio(struct start_state *st, const struct virtio_device_ops *ops, void *opaque)
@@ -222,18 +223,17 @@ static int create_shares(struct start_state *st)
 	const struct krun_ctx *c = st->ctx;
 	for (unsigned int i = 0; i < c->nr_shares; i++) {
 		const struct ctx_share *sh = &c->shares[i];
-		if (!sh->path) {
-			log_error("virtio-fs %s: a share without a host directory is not "
-				  "supported yet", sh->tag);
-			return -ENOTSUP;
-		}
 		int err = 0;
 		struct virtio_fs *fs = virtio_fs_create(sh->tag, sh->path, sh->read_only, &err);
 		if (!fs) {
-			log_error("virtio-fs %s (%s): %s", sh->tag, sh->path, strerror(-err));
+			log_error("virtio-fs %s (%s): %s", sh->tag,
+				  sh->path ? sh->path : "no host directory", strerror(-err));
 			return err ? err : -EINVAL;
 		}
 		st->fs[st->nr_fs++] = fs;
+		err = overlays_apply(c, sh->tag, virtio_fs_server(fs));
+		if (err)
+			return err;
 		if (strcmp(sh->tag, "/dev/root") == 0) {
 			st->root_server = virtio_fs_server(fs);
 			err = provision_root(st, st->root_server);

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/uio.h>
+#include <time.h>
 
 #include "fuse_server.h"
 #include "util/iov.h"
@@ -22,7 +23,8 @@
 #define FS_MAX_WRITE (1u << 20)
 #define FS_MAX_PAGES 256u
 #define FS_TIMEOUT_S 5
-#define FS_MAX_VFILES 16
+/* Overlay entries never change: the guest may cache them for good. */
+#define FS_FOREVER_S (365ull * 86400)
 /* Room for the fixed part of any request but WRITE data / SETXATTR values:
  * SYMLINK carries a name plus a target of at most one page. */
 #define FS_ARGS_MAX (2 * 4096 + 256)
@@ -31,23 +33,29 @@
 /* Upper bound of live nodeids / file handles. */
 #define FS_MAX_SLOTS (1u << 22)
 
-struct fs_vfile {
-	char name[256];
-	const void *data;
+/* An overlay entry (overlay.c).  Immutable once added but for gone/ino. */
+struct fs_vent {
+	struct fs_vent *parent;	/* NULL: the root directory */
+	const void *data;	/* file contents, borrowed */
 	size_t len;
-	uint32_t mode;
+	uint32_t mode;		/* permission bits */
+	uint32_t index;		/* in srv->vents */
+	bool dir;
 	bool one_shot;
-	bool gone;		/* one-shot entry already looked up */
+	bool gone;		/* one-shot entry already looked up; under srv->lock */
 	struct fs_inode *ino;	/* current inode, under srv->lock */
+	char name[];
 };
 
 struct fs_inode {
 	uint64_t nodeid;
-	int fd;			/* O_PATH|O_NOFOLLOW, -1 for a virtual file */
+	/* O_PATH|O_NOFOLLOW; -1 for an inode with no host object behind it:
+	 * an overlay entry or the root of a server without host directory. */
+	int fd;
 	mode_t type;		/* S_IFMT bits; they never change for an inode */
 	dev_t dev;
 	ino_t ino;
-	struct fs_vfile *vf;
+	struct fs_vent *vent;	/* overlay entry, or NULL */
 	/* Under srv->lock. */
 	uint64_t nlookup;
 	uint32_t refs;
@@ -58,7 +66,7 @@ struct fs_dir_stream;
 
 struct fs_handle {
 	struct fs_inode *ino;	/* holds a reference */
-	int fd;			/* -1 for a virtual file */
+	int fd;			/* -1 for a virtual inode */
 	bool dir;
 	pthread_mutex_t dir_lock; /* serialises the directory stream */
 	struct fs_dir_stream *stream;	/* under dir_lock; NULL until READDIR */
@@ -82,14 +90,14 @@ struct fs_slot_table {
 };
 
 struct fuse_server {
-	int root_fd;
+	int root_fd;		/* -1: no host directory */
 	int proc_fd;		/* /proc/self/fd */
 	bool read_only;
 	bool privileged;
 	dev_t root_dev;
 	ino_t root_ino;
 
-	pthread_mutex_t lock;	/* inode/handle tables, vfiles, init state */
+	pthread_mutex_t lock;	/* inode/handle tables, overlay state, init state */
 	bool initialized;
 	uint32_t minor;
 	struct fs_slot_table inodes;
@@ -99,8 +107,9 @@ struct fuse_server {
 	uint32_t nr_hashed;
 	struct fs_inode *root;
 
-	struct fs_vfile vfiles[FS_MAX_VFILES];
-	unsigned int nr_vfiles;
+	struct fs_vent *vents[FUSE_SERVER_MAX_OVERLAYS];
+	unsigned int nr_vents;
+	struct timespec born;	/* times of the virtual inodes */
 
 	void (*exit_cb)(void *opaque, int code);
 	void *exit_opaque;
@@ -141,6 +150,7 @@ int fs_check_name(const char *name);
 int fs_slots_init(struct fs_slot_table *t);
 void fs_slots_fini(struct fs_slot_table *t);
 int fs_inode_root_init(struct fuse_server *srv, int fd, const struct stat *st);
+int fs_slot_new_inode(struct fuse_server *srv, struct fs_inode *ino);
 struct fs_inode *fs_inode_get(struct fuse_server *srv, uint64_t nodeid);
 void fs_inode_put(struct fuse_server *srv, struct fs_inode *ino);
 void fs_inode_forget(struct fuse_server *srv, uint64_t nodeid, uint64_t nlookup);
@@ -150,18 +160,30 @@ int fs_lookup(struct fuse_server *srv, struct fs_inode *dir, const char *name,
 	      struct fuse_entry_out *e);
 int fs_lookup_host(struct fuse_server *srv, struct fs_inode *dir, const char *name,
 		   struct fuse_entry_out *e);
-bool fs_is_vfile_name(struct fuse_server *srv, const char *name);
 int fs_intern_fd(struct fuse_server *srv, int fd, struct fs_inode **out, struct stat *st);
 int fs_open_beneath(int dirfd, const char *name, int flags, mode_t mode);
 int fs_reopen(const struct fuse_server *srv, const struct fs_inode *ino, int flags);
 int fs_proc_path(const struct fs_inode *ino, char *buf, size_t size);
-int fs_stat_inode(const struct fs_inode *ino, struct stat *st);
+int fs_stat_inode(const struct fuse_server *srv, const struct fs_inode *ino, struct stat *st);
+uint64_t fs_inode_timeout(const struct fs_inode *ino);
 void fs_fill_attr(const struct stat *st, struct fuse_attr *a);
 void fs_fill_entry(const struct fs_inode *ino, const struct stat *st, struct fuse_entry_out *e);
 int fs_handle_new(struct fuse_server *srv, struct fs_inode *ino, int fd, bool dir, uint64_t *fh);
 struct fs_handle *fs_handle_get(struct fuse_server *srv, uint64_t fh);
 void fs_handle_put(struct fuse_server *srv, struct fs_handle *h);
 int fs_handle_release(struct fuse_server *srv, uint64_t fh);
+
+/* overlay.c */
+static inline bool fs_inode_virtual(const struct fs_inode *ino)
+{
+	return ino->fd < 0;
+}
+int fs_vent_lookup(struct fuse_server *srv, struct fs_inode *dir, const char *name,
+		   struct fuse_entry_out *e);
+int fs_vent_lookup_parent(struct fuse_server *srv, struct fs_inode *dir, struct fuse_entry_out *e);
+bool fs_vent_shadows(struct fuse_server *srv, const struct fs_inode *dir, const char *name);
+void fs_virtual_stat(const struct fuse_server *srv, const struct fs_inode *ino, struct stat *st);
+void fs_vents_fini(struct fuse_server *srv);
 
 /* creds.c */
 struct fs_creds {
@@ -172,6 +194,10 @@ struct fs_creds {
 int fs_creds_enter(const struct fuse_server *srv, const struct fuse_in_header *h,
 		   struct fs_creds *c);
 void fs_creds_leave(struct fs_creds *c);
+
+/* ops_entry.c: 0 when name may be created (or removed) in dir, else -errno. */
+int fs_dir_may_change(struct fuse_server *srv, const struct fs_inode *dir, const char *name,
+		      bool create);
 
 /* op handlers */
 int fs_op_lookup(struct fs_req *r);

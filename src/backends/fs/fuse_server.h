@@ -23,8 +23,11 @@ struct fuse_server;
 
 /*
  * root_dir must be an existing directory.  With read_only every request that
- * would modify the host directory fails with EROFS.  On failure returns NULL
- * and stores -errno in *err (if err is non-NULL).
+ * would modify the host directory fails with EROFS.  A NULL root_dir makes a
+ * filesystem with no host directory at all: only the root directory (0755,
+ * owned by root) and the overlay entries added below exist, nothing can be
+ * created (EROFS).  On failure returns NULL and stores -errno in *err (if err
+ * is non-NULL).
  */
 struct fuse_server *fuse_server_create(const char *root_dir, bool read_only, int *err);
 void fuse_server_destroy(struct fuse_server *srv);
@@ -41,14 +44,31 @@ int fuse_server_handle(struct fuse_server *srv, const struct iovec *in, unsigned
 		       const struct iovec *out, unsigned out_cnt, size_t *reply_len);
 
 /*
- * A read-only in-memory file that appears in the root directory via LOOKUP
- * only (never in READDIR) and shadows a host file of the same name.  data is
- * borrowed and must outlive the server.  A one_shot file can be looked up
- * once; it then vanishes from the name space (an open inode stays usable).
+ * Overlay entries: read-only in-memory files and empty directories that
+ * exist only in the server, found by LOOKUP (never listed by READDIR), and
+ * shadowing a host entry of the same name.  path is relative to the root
+ * (a leading '/' is ignored); every component but the last must name an
+ * overlay directory added before, so an overlay directory never leads to
+ * host files.  data is borrowed and must outlive the server.  A one_shot file
+ * can be looked up once; it then vanishes from the name space (an inode the
+ * guest holds stays usable until it is forgotten).  mode holds the
+ * permission bits, optionally with the matching S_IFREG/S_IFDIR type bits.
  * Must be called before the server is serving requests.
+ * Returns 0, -EINVAL (bad path, mode or data), -ENOENT (a parent is missing),
+ * -ENOTDIR (a parent is a file), -EEXIST or -ENOSPC (more than
+ * FUSE_SERVER_MAX_OVERLAYS entries).
  */
-int fuse_server_add_virtual_file(struct fuse_server *srv, const char *name_in_root,
-				 const void *data, size_t len, uint32_t mode, bool one_shot);
+#define FUSE_SERVER_MAX_OVERLAYS 96
+#define FUSE_OVERLAY_PATH_MAX 4095
+int fuse_server_add_overlay_file(struct fuse_server *srv, const char *path, const void *data,
+				 size_t len, uint32_t mode, bool one_shot);
+int fuse_server_add_overlay_dir(struct fuse_server *srv, const char *path, uint32_t mode);
+
+/*
+ * The path rules above: returns path without its leading '/' when it is
+ * valid, else NULL.  For callers that record overlays before a server exists.
+ */
+const char *fuse_overlay_path(const char *path);
 
 /* cb runs on the serving thread when the guest reports its exit status. */
 void fuse_server_set_exit_code_cb(struct fuse_server *srv, void (*cb)(void *opaque, int code),

@@ -96,6 +96,12 @@ static void slot_free(struct fs_slot_table *t, uint64_t id)
 	t->free_head = idx;
 }
 
+/* Called with srv->lock held: gives ino its nodeid. */
+int fs_slot_new_inode(struct fuse_server *srv, struct fs_inode *ino)
+{
+	return slot_alloc(&srv->inodes, ino, &ino->nodeid);
+}
+
 /* ---- (dev, ino) hash: hard links share one inode ------------------------- */
 
 static uint32_t key_hash(dev_t dev, ino_t ino, uint32_t size)
@@ -197,8 +203,8 @@ static bool inode_detach_if_unused(struct fuse_server *srv, struct fs_inode *ino
 	if (ino->refs || ino->nlookup || ino == srv->root)
 		return false;
 	slot_free(&srv->inodes, ino->nodeid);
-	if (ino->vf)
-		ino->vf->ino = NULL;
+	if (ino->vent)
+		ino->vent->ino = NULL;
 	else
 		hash_remove(srv, ino);
 	return true;
@@ -332,23 +338,10 @@ void fs_fill_attr(const struct stat *st, struct fuse_attr *a)
 	a->blksize = (uint32_t)st->st_blksize;
 }
 
-static void vfile_stat(const struct fs_inode *ino, struct stat *st)
+int fs_stat_inode(const struct fuse_server *srv, const struct fs_inode *ino, struct stat *st)
 {
-	const struct fs_vfile *vf = ino->vf;
-
-	memset(st, 0, sizeof(*st));
-	st->st_ino = ino->ino;
-	st->st_mode = S_IFREG | vf->mode;
-	st->st_nlink = 1;
-	st->st_size = (off_t)vf->len;
-	st->st_blksize = 4096;
-	st->st_blocks = (blkcnt_t)((vf->len + 511) / 512);
-}
-
-int fs_stat_inode(const struct fs_inode *ino, struct stat *st)
-{
-	if (ino->vf) {
-		vfile_stat(ino, st);
+	if (fs_inode_virtual(ino)) {
+		fs_virtual_stat(srv, ino, st);
 		return 0;
 	}
 	if (fstatat(ino->fd, "", st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0)
@@ -356,14 +349,19 @@ int fs_stat_inode(const struct fs_inode *ino, struct stat *st)
 	return 0;
 }
 
+/* A one-shot file must not stay in the guest's dcache; other virtual
+ * inodes can never change. */
+uint64_t fs_inode_timeout(const struct fs_inode *ino)
+{
+	if (ino->vent && ino->vent->one_shot)
+		return 0;
+	return fs_inode_virtual(ino) ? FS_FOREVER_S : FS_TIMEOUT_S;
+}
+
 void fs_fill_entry(const struct fs_inode *ino, const struct stat *st, struct fuse_entry_out *e)
 {
-	uint64_t t = FS_TIMEOUT_S;
+	uint64_t t = fs_inode_timeout(ino);
 
-	/* A one-shot file must not stay in the guest's dcache, a persistent
-	 * one can never change. */
-	if (ino->vf)
-		t = ino->vf->one_shot ? 0 : 365ull * 86400;
 	memset(e, 0, sizeof(*e));
 	e->nodeid = ino->nodeid;
 	e->entry_valid = t;
@@ -468,72 +466,6 @@ int fs_intern_fd(struct fuse_server *srv, int fd, struct fs_inode **out, struct 
 	return 0;
 }
 
-bool fs_is_vfile_name(struct fuse_server *srv, const char *name)
-{
-	bool found = false;
-
-	pthread_mutex_lock(&srv->lock);
-	for (unsigned int i = 0; i < srv->nr_vfiles && !found; i++)
-		found = !srv->vfiles[i].gone && strcmp(srv->vfiles[i].name, name) == 0;
-	pthread_mutex_unlock(&srv->lock);
-	return found;
-}
-
-/* 1 when name is not a virtual file. */
-static int vfile_lookup(struct fuse_server *srv, const char *name, struct fuse_entry_out *e)
-{
-	struct fs_inode *ino, *fresh = calloc(1, sizeof(*fresh));
-	struct fs_vfile *vf = NULL;
-	struct stat st;
-	int ret;
-
-	pthread_mutex_lock(&srv->lock);
-	for (unsigned int i = 0; i < srv->nr_vfiles && !vf; i++) {
-		if (!srv->vfiles[i].gone && strcmp(srv->vfiles[i].name, name) == 0)
-			vf = &srv->vfiles[i];
-	}
-	if (!vf) {
-		pthread_mutex_unlock(&srv->lock);
-		free(fresh);
-		return 1;
-	}
-	ino = vf->ino;
-	if (ino) {
-		ino->nlookup++;
-		ino->refs++;
-	} else {
-		if (!fresh) {
-			pthread_mutex_unlock(&srv->lock);
-			return -ENOMEM;
-		}
-		ret = slot_alloc(&srv->inodes, fresh, &fresh->nodeid);
-		if (ret) {
-			pthread_mutex_unlock(&srv->lock);
-			free(fresh);
-			return ret;
-		}
-		ino = fresh;
-		fresh = NULL;
-		ino->fd = -1;
-		ino->type = S_IFREG;
-		ino->vf = vf;
-		/* Far from any real inode number the share can have. */
-		ino->ino = (ino_t)((1ull << 63) | ino->nodeid);
-		ino->nlookup = 1;
-		ino->refs = 1;
-		vf->ino = ino;
-	}
-	if (vf->one_shot)
-		vf->gone = true;
-	pthread_mutex_unlock(&srv->lock);
-	free(fresh);
-
-	vfile_stat(ino, &st);
-	fs_fill_entry(ino, &st, e);
-	fs_inode_put(srv, ino);
-	return 0;
-}
-
 static int same_file(int a, int b, bool *same)
 {
 	struct stat sa, sb;
@@ -585,7 +517,7 @@ static int check_below_root(const struct fuse_server *srv, int fd)
 static int lookup_self(struct fuse_server *srv, struct fs_inode *dir, struct fuse_entry_out *e)
 {
 	struct stat st;
-	int ret = fs_stat_inode(dir, &st);
+	int ret = fs_stat_inode(srv, dir, &st);
 
 	if (ret)
 		return ret;
@@ -604,6 +536,10 @@ static int lookup_parent(struct fuse_server *srv, struct fs_inode *dir, struct f
 
 	if (dir == srv->root)
 		return lookup_self(srv, dir, e);
+	if (fs_inode_virtual(dir)) {
+		ret = fs_vent_lookup_parent(srv, dir, e);
+		return ret == 1 ? lookup_self(srv, srv->root, e) : ret;
+	}
 	fd = openat(dir->fd, "..", O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
@@ -625,7 +561,7 @@ int fs_lookup(struct fuse_server *srv, struct fs_inode *dir, const char *name,
 {
 	int ret;
 
-	if (dir->vf || !S_ISDIR(dir->type))
+	if (!S_ISDIR(dir->type))
 		return -ENOTDIR;
 	if (strcmp(name, ".") == 0)
 		return lookup_self(srv, dir, e);
@@ -634,15 +570,11 @@ int fs_lookup(struct fuse_server *srv, struct fs_inode *dir, const char *name,
 	ret = fs_check_name(name);
 	if (ret)
 		return ret;
-	if (dir == srv->root) {
-		ret = vfile_lookup(srv, name, e);
-		if (ret <= 0)
-			return ret;
-	}
-	return fs_lookup_host(srv, dir, name, e);
+	ret = fs_vent_lookup(srv, dir, name, e);
+	return ret <= 0 ? ret : fs_lookup_host(srv, dir, name, e);
 }
 
-/* A checked component of directory dir, ignoring the virtual files. */
+/* A checked component of host directory dir, ignoring overlay entries. */
 int fs_lookup_host(struct fuse_server *srv, struct fs_inode *dir, const char *name,
 		   struct fuse_entry_out *e)
 {

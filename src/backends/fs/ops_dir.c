@@ -7,6 +7,7 @@
  * before Linux 6.6) a seek after unlinks lands past entries never sent, and
  * "rm -rf" then finds its directory not empty.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -29,8 +30,10 @@ int fs_op_opendir(struct fs_req *r)
 	if (!ino)
 		return -ESTALE;
 	memset(&out, 0, sizeof(out));
-	if (ino->vf || !S_ISDIR(ino->type)) {
+	if (!S_ISDIR(ino->type)) {
 		ret = -ENOTDIR;
+	} else if (fs_inode_virtual(ino)) {
+		ret = fs_handle_new(r->srv, ino, -1, true, &out.fh);
 	} else {
 		/* "." relative to the O_PATH fd is the directory itself; no
 		 * path walk and no magic link involved. */
@@ -110,10 +113,9 @@ static bool emit(struct dir_emit *d, const struct dent *de)
 		/*
 		 * The guest ignores the entry part of "." and ".." and of
 		 * nodeid 0, so those take no lookup reference.  Names that a
-		 * virtual file shadows are left to a real LOOKUP.
+		 * overlay entry shadows are left to a real LOOKUP.
 		 */
-		if (!is_dot_or_dotdot(de) &&
-		    !(d->dir == d->r->srv->root && fs_is_vfile_name(d->r->srv, de->name)) &&
+		if (!is_dot_or_dotdot(de) && !fs_vent_shadows(d->r->srv, d->dir, de->name) &&
 		    fs_lookup_host(d->r->srv, d->dir, de->name, &e) != 0)
 			memset(&e, 0, sizeof(e));
 		put_bytes(d, &e, sizeof(e));
@@ -203,6 +205,26 @@ static int fill_reply(struct fs_handle *h, struct dir_emit *d, uint64_t offset)
 	return ret < 0 ? ret : 0;
 }
 
+/* A virtual directory lists only "." and ".." (upstream does not list
+ * overlay entries either); offsets are positions. */
+static void fill_virtual(struct dir_emit *d, uint64_t offset)
+{
+	static const char *const names[] = { ".", ".." };
+
+	for (uint64_t i = offset; i < 2; i++) {
+		struct dent de = {
+			.ino = d->dir->ino,
+			.off = i + 1,
+			.type = DT_DIR,
+			.name = names[i],
+			.namelen = (size_t)i + 1,
+		};
+
+		if (!emit(d, &de))
+			break;
+	}
+}
+
 static int read_dir(struct fs_req *r, bool plus)
 {
 	struct fuse_read_in in;
@@ -226,9 +248,14 @@ static int read_dir(struct fs_req *r, bool plus)
 	if (d.limit > in.size)
 		d.limit = in.size;
 
-	pthread_mutex_lock(&h->dir_lock);
-	ret = fill_reply(h, &d, in.offset);
-	pthread_mutex_unlock(&h->dir_lock);
+	ret = 0;
+	if (h->fd < 0) {
+		fill_virtual(&d, in.offset);
+	} else {
+		pthread_mutex_lock(&h->dir_lock);
+		ret = fill_reply(h, &d, in.offset);
+		pthread_mutex_unlock(&h->dir_lock);
+	}
 	fs_handle_put(r->srv, h);
 	/* Entries already sent may hold lookup references: deliver them. */
 	if (ret < 0 && d.pos == 0)

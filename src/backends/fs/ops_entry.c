@@ -21,7 +21,7 @@ static int reply_attr(struct fs_req *r, const struct fs_inode *ino, const struct
 	struct fuse_attr_out out;
 
 	memset(&out, 0, sizeof(out));
-	out.attr_valid = ino->vf ? (ino->vf->one_shot ? 0 : 365ull * 86400) : FS_TIMEOUT_S;
+	out.attr_valid = fs_inode_timeout(ino);
 	fs_fill_attr(st, &out.attr);
 	return fs_reply(r, &out, sizeof(out));
 }
@@ -30,6 +30,22 @@ static int get_node(struct fs_req *r, uint64_t nodeid, struct fs_inode **ino)
 {
 	*ino = fs_inode_get(r->srv, nodeid);
 	return *ino ? 0 : -ESTALE;
+}
+
+/*
+ * Whether name may be created (create) or unlinked/renamed in dir.
+ * Overlay directories and a root without host directory have no room for
+ * anything new.  A live overlay entry of that name is in the way of a new
+ * entry, and neither it nor the host entry it hides may go in its name.
+ */
+int fs_dir_may_change(struct fuse_server *srv, const struct fs_inode *dir, const char *name,
+		      bool create)
+{
+	if (!S_ISDIR(dir->type))
+		return -ENOTDIR;
+	if (fs_vent_shadows(srv, dir, name))
+		return create ? -EEXIST : -EPERM;
+	return fs_inode_virtual(dir) ? -EROFS : 0;
 }
 
 int fs_op_lookup(struct fs_req *r)
@@ -88,7 +104,7 @@ int fs_op_getattr(struct fs_req *r)
 	if (h && h->fd >= 0 && h->ino == ino)
 		ret = fstat(h->fd, &st) < 0 ? -errno : 0;
 	else
-		ret = fs_stat_inode(ino, &st);
+		ret = fs_stat_inode(r->srv, ino, &st);
 	if (h)
 		fs_handle_put(r->srv, h);
 	if (!ret)
@@ -196,8 +212,10 @@ int fs_op_setattr(struct fs_req *r)
 
 	if (ret || (ret = get_node(r, r->h.nodeid, &ino)))
 		return ret;
-	if (ino->vf) {
-		ret = -EPERM;
+	if (fs_inode_virtual(ino)) {
+		/* Overlay entries are read-only; a root without host directory
+		 * is a read-only filesystem. */
+		ret = ino->vent ? -EPERM : -EROFS;
 		goto out;
 	}
 	if (in.valid & FATTR_FH) {
@@ -209,7 +227,7 @@ int fs_op_setattr(struct fs_req *r)
 	}
 	ret = do_setattr(r->srv, ino, h ? h->fd : -1, &in);
 	if (!ret)
-		ret = fs_stat_inode(ino, &st);
+		ret = fs_stat_inode(r->srv, ino, &st);
 	if (!ret)
 		ret = reply_attr(r, ino, &st);
 out:
@@ -296,10 +314,9 @@ static int make_node(struct fs_req *r, const struct mk_args *a)
 
 	if (ret)
 		return ret;
-	if (dir->vf || !S_ISDIR(dir->type)) {
-		ret = -ENOTDIR;
+	ret = fs_dir_may_change(r->srv, dir, a->name, true);
+	if (ret)
 		goto out;
-	}
 	ret = fs_creds_enter(r->srv, &r->h, &c);
 	if (ret)
 		goto out;
@@ -368,12 +385,9 @@ static int remove_entry(struct fs_req *r, int flags)
 
 	if (ret || (ret = get_node(r, r->h.nodeid, &dir)))
 		return ret;
-	if (dir->vf)
-		ret = -ENOTDIR;
-	else if (unlinkat(dir->fd, name, flags) < 0)
-		ret = -errno;
-	else
-		ret = fs_reply(r, NULL, 0);
+	ret = fs_dir_may_change(r->srv, dir, name, false);
+	if (!ret)
+		ret = unlinkat(dir->fd, name, flags) < 0 ? -errno : fs_reply(r, NULL, 0);
 	fs_inode_put(r->srv, dir);
 	return ret;
 }
@@ -404,12 +418,13 @@ static int do_rename(struct fs_req *r, uint64_t newdir_id, size_t names_off, uns
 		fs_inode_put(r->srv, olddir);
 		return ret;
 	}
-	if (olddir->vf || newdir->vf)
-		ret = -ENOTDIR;
-	else if (renameat2(olddir->fd, oldname, newdir->fd, newname, flags) < 0)
-		ret = -errno;
-	else
-		ret = fs_reply(r, NULL, 0);
+	ret = fs_dir_may_change(r->srv, olddir, oldname, false);
+	if (!ret)
+		ret = fs_dir_may_change(r->srv, newdir, newname, false);
+	if (!ret)
+		ret = renameat2(olddir->fd, oldname, newdir->fd, newname, flags) < 0
+			      ? -errno
+			      : fs_reply(r, NULL, 0);
 	fs_inode_put(r->srv, newdir);
 	fs_inode_put(r->srv, olddir);
 	return ret;
@@ -463,11 +478,9 @@ int fs_op_link(struct fs_req *r)
 		fs_inode_put(r->srv, ino);
 		return ret;
 	}
-	if (ino->vf)
+	if (fs_inode_virtual(ino))
 		ret = -EPERM;
-	else if (dir->vf)
-		ret = -ENOTDIR;
-	else
+	else if (!(ret = fs_dir_may_change(r->srv, dir, name, true)))
 		ret = link_at(r->srv, ino, dir->fd, name);
 	if (!ret)
 		ret = fs_lookup(r->srv, dir, name, &e);
@@ -487,9 +500,15 @@ int fs_op_statfs(struct fs_req *r)
 
 	if (ret)
 		return ret;
-	if (fstatfs(ino->vf ? r->srv->root_fd : ino->fd, &sf) < 0) {
+	if (r->srv->root_fd < 0) {
+		/* No host directory: an empty, full filesystem. */
+		memset(&sf, 0, sizeof(sf));
+		sf.f_bsize = sf.f_frsize = 4096;
+		sf.f_namelen = 255;
+	} else if (fstatfs(fs_inode_virtual(ino) ? r->srv->root_fd : ino->fd, &sf) < 0) {
 		ret = -errno;
-	} else {
+	}
+	if (!ret) {
 		memset(&out, 0, sizeof(out));
 		out.st.blocks = sf.f_blocks;
 		out.st.bfree = sf.f_bfree;
@@ -505,11 +524,13 @@ int fs_op_statfs(struct fs_req *r)
 	return ret;
 }
 
-static int vfile_access(const struct fs_inode *ino, uint32_t mask)
+static int virtual_access(const struct fs_inode *ino, uint32_t mask)
 {
+	uint32_t mode = ino->vent ? ino->vent->mode : 0755;
+
 	if (mask & W_OK)
-		return -EACCES;
-	if ((mask & X_OK) && !(ino->vf->mode & 0111))
+		return ino->vent ? -EACCES : -EROFS;
+	if (((mask & X_OK) && !(mode & 0111)) || ((mask & R_OK) && !(mode & 0444)))
 		return -EACCES;
 	return 0;
 }
@@ -536,8 +557,8 @@ int fs_op_access(struct fs_req *r)
 
 	if (ret || (ret = get_node(r, r->h.nodeid, &ino)))
 		return ret;
-	if (ino->vf) {
-		ret = vfile_access(ino, in.mask);
+	if (fs_inode_virtual(ino)) {
+		ret = virtual_access(ino, in.mask);
 	} else if ((in.mask & W_OK) && r->srv->read_only) {
 		ret = -EROFS;
 	} else if (!(ret = fs_creds_enter(r->srv, &r->h, &c))) {

@@ -45,8 +45,8 @@ int fs_op_open(struct fs_req *r)
 	if (!ino)
 		return -ESTALE;
 	in.flags &= FS_OPEN_FLAGS;
-	if (ino->vf)
-		ret = wants_write(in.flags) ? -EACCES : 0;
+	if (fs_inode_virtual(ino))
+		ret = S_ISDIR(ino->type) ? -EISDIR : wants_write(in.flags) ? -EACCES : 0;
 	else if (r->srv->read_only && wants_write(in.flags))
 		ret = -EROFS;
 	else if ((fd = fs_reopen(r->srv, ino, (int)in.flags)) < 0)
@@ -136,9 +136,10 @@ int fs_op_create(struct fs_req *r)
 	dir = fs_inode_get(r->srv, r->h.nodeid);
 	if (!dir)
 		return -ESTALE;
-	if (dir->vf || !S_ISDIR(dir->type)) {
+	ret = fs_dir_may_change(r->srv, dir, name, true);
+	if (ret) {
 		fs_inode_put(r->srv, dir);
-		return -ENOTDIR;
+		return ret;
 	}
 	fd = create_open(r, dir, name, &in, &ino, &st);
 	fs_inode_put(r->srv, dir);
@@ -166,14 +167,15 @@ static int get_handle(struct fs_req *r, uint64_t fh, struct fs_handle **h)
 	return *h ? 0 : -EBADF;
 }
 
-static int read_virtual(struct fs_req *r, const struct fs_vfile *vf, uint64_t off, size_t size)
+static int read_virtual(struct fs_req *r, const struct fs_vent *v, uint64_t off, size_t size)
 {
 	size_t n = 0;
 
-	if (off < vf->len)
-		n = vf->len - off < size ? vf->len - off : size;
-	iov_write(r->out, r->out_cnt, sizeof(struct fuse_out_header),
-		     (const char *)vf->data + off, n);
+	if (off < v->len) {
+		n = v->len - off < size ? v->len - off : size;
+		iov_write(r->out, r->out_cnt, sizeof(struct fuse_out_header),
+			  (const char *)v->data + off, n);
+	}
 	return fs_reply_hdr(r, n);
 }
 
@@ -199,8 +201,8 @@ int fs_op_read(struct fs_req *r)
 		ret = -EINVAL;
 	} else if (h->dir) {
 		ret = -EISDIR;
-	} else if (h->ino->vf) {
-		ret = read_virtual(r, h->ino->vf, in.offset, size);
+	} else if (h->ino->vent) {
+		ret = read_virtual(r, h->ino->vent, in.offset, size);
 	} else {
 		/* Zero copy: the host kernel fills guest memory directly. */
 		cnt = iov_slice(r->out, r->out_cnt, hdr, size, iov, FS_MAX_IOV, &got);
@@ -230,10 +232,10 @@ int fs_op_write(struct fs_req *r)
 	ret = get_handle(r, in.fh, &h);
 	if (ret)
 		return ret;
-	if (h->ino->vf) {
-		ret = -EPERM;
-	} else if (h->dir) {
+	if (h->dir) {
 		ret = -EISDIR;
+	} else if (h->fd < 0) {
+		ret = -EPERM;
 	} else {
 		/* Zero copy: the host kernel reads guest memory directly. */
 		cnt = iov_slice(r->in, r->in_cnt, data_off, in.size, iov, FS_MAX_IOV, &got);
@@ -301,7 +303,7 @@ int fs_op_fallocate(struct fs_req *r)
 
 	if (ret || (ret = get_handle(r, in.fh, &h)))
 		return ret;
-	if (h->ino->vf)
+	if (h->fd < 0)
 		ret = -EPERM;
 	else if (in.offset > INT64_MAX || in.length > INT64_MAX)
 		ret = -EINVAL;
@@ -311,10 +313,8 @@ int fs_op_fallocate(struct fs_req *r)
 	return ret ? ret : fs_reply(r, NULL, 0);
 }
 
-static int64_t lseek_virtual(const struct fs_vfile *vf, int64_t off, uint32_t whence)
+static int64_t lseek_virtual(int64_t len, int64_t off, uint32_t whence)
 {
-	int64_t len = (int64_t)vf->len;
-
 	if (whence == SEEK_DATA || whence == SEEK_HOLE) {
 		if (off < 0 || off >= len)
 			return -ENXIO;
@@ -335,8 +335,9 @@ int fs_op_lseek(struct fs_req *r)
 
 	if (ret || (ret = get_handle(r, in.fh, &h)))
 		return ret;
-	if (h->ino->vf)
-		pos = lseek_virtual(h->ino->vf, (int64_t)in.offset, in.whence);
+	if (h->fd < 0)
+		pos = lseek_virtual(h->ino->vent && !h->dir ? (int64_t)h->ino->vent->len : 0,
+				    (int64_t)in.offset, in.whence);
 	else if ((pos = lseek(h->fd, (off_t)in.offset, (int)in.whence)) < 0)
 		pos = -errno;
 	fs_handle_put(r->srv, h);
@@ -368,10 +369,10 @@ int fs_op_copy_file_range(struct fs_req *r)
 	/* The reply can only carry 32 bits of length. */
 	if (in.len > UINT32_MAX - 4095)
 		in.len = UINT32_MAX - 4095;
-	if (ho->ino->vf)
+	if (ho->fd < 0)
 		ret = -EPERM;
 	else if (hi->fd < 0)
-		ret = -EINVAL;
+		ret = -EOPNOTSUPP;	/* the guest kernel then copies by itself */
 	else if (in.flags || oi < 0 || oo < 0)
 		ret = -EINVAL;
 	else if ((n = copy_file_range(hi->fd, &oi, ho->fd, &oo, in.len, 0)) < 0)

@@ -20,7 +20,7 @@ struct xattr_target {
 	char path[32];
 };
 
-/* 1: the inode has no host attributes (virtual file or symlink). */
+/* 1: the inode has no host attributes (virtual inode or symlink). */
 static int target_get(struct fs_req *r, struct xattr_target *t)
 {
 	int ret;
@@ -28,7 +28,7 @@ static int target_get(struct fs_req *r, struct xattr_target *t)
 	t->ino = fs_inode_get(r->srv, r->h.nodeid);
 	if (!t->ino)
 		return -ESTALE;
-	if (t->ino->vf || S_ISLNK(t->ino->type))
+	if (fs_inode_virtual(t->ino) || S_ISLNK(t->ino->type))
 		return 1;
 	ret = fs_proc_path(t->ino, t->path, sizeof(t->path));
 	if (ret)

@@ -331,16 +331,21 @@ static int open_root(struct fuse_server *srv, const char *root_dir)
 	return fs_inode_root_init(srv, fd, &st);
 }
 
+/* No host directory: the root is a virtual directory, like an overlay one. */
+static int null_root(struct fuse_server *srv)
+{
+	struct stat st;
+
+	memset(&st, 0, sizeof(st));
+	st.st_ino = FUSE_ROOT_ID;
+	return fs_inode_root_init(srv, -1, &st);
+}
+
 struct fuse_server *fuse_server_create(const char *root_dir, bool read_only, int *err)
 {
 	struct fuse_server *srv;
 	int ret;
 
-	if (!root_dir) {
-		if (err)
-			*err = -EINVAL;
-		return NULL;
-	}
 	srv = calloc(1, sizeof(*srv));
 	if (!srv) {
 		if (err)
@@ -350,6 +355,7 @@ struct fuse_server *fuse_server_create(const char *root_dir, bool read_only, int
 	srv->root_fd = -1;
 	srv->read_only = read_only;
 	srv->privileged = geteuid() == 0;
+	clock_gettime(CLOCK_REALTIME, &srv->born);
 	pthread_mutex_init(&srv->lock, NULL);
 
 	/* Files are reopened for I/O through /proc/self/fd (see fs_reopen). */
@@ -363,7 +369,7 @@ struct fuse_server *fuse_server_create(const char *root_dir, bool read_only, int
 	if (!ret)
 		ret = fs_slots_init(&srv->handles);
 	if (!ret)
-		ret = open_root(srv, root_dir);
+		ret = root_dir ? open_root(srv, root_dir) : null_root(srv);
 	if (ret)
 		goto fail;
 	return srv;
@@ -379,43 +385,13 @@ void fuse_server_destroy(struct fuse_server *srv)
 	if (!srv)
 		return;
 	fs_tables_fini(srv);
+	fs_vents_fini(srv);
 	if (srv->root_fd >= 0)
 		close(srv->root_fd);
 	if (srv->proc_fd >= 0)
 		close(srv->proc_fd);
 	pthread_mutex_destroy(&srv->lock);
 	free(srv);
-}
-
-int fuse_server_add_virtual_file(struct fuse_server *srv, const char *name_in_root,
-				 const void *data, size_t len, uint32_t mode, bool one_shot)
-{
-	struct fs_vfile *vf;
-	int ret = 0;
-
-	if (!srv || !name_in_root || (!data && len) || fs_check_name(name_in_root))
-		return -EINVAL;
-	pthread_mutex_lock(&srv->lock);
-	for (unsigned int i = 0; i < srv->nr_vfiles; i++) {
-		if (strcmp(srv->vfiles[i].name, name_in_root) == 0) {
-			ret = -EEXIST;
-			goto out;
-		}
-	}
-	if (srv->nr_vfiles == FS_MAX_VFILES) {
-		ret = -ENOSPC;
-		goto out;
-	}
-	vf = &srv->vfiles[srv->nr_vfiles++];
-	memset(vf, 0, sizeof(*vf));
-	strcpy(vf->name, name_in_root);
-	vf->data = data;
-	vf->len = len;
-	vf->mode = mode & 07777;
-	vf->one_shot = one_shot;
-out:
-	pthread_mutex_unlock(&srv->lock);
-	return ret;
 }
 
 void fuse_server_set_exit_code_cb(struct fuse_server *srv, void (*cb)(void *opaque, int code),

@@ -20,10 +20,11 @@ struct fuse_server;
 
 /* tag: 1..36 bytes (the guest's mount source, e.g. "/dev/root").  On error
  * returns NULL with -errno in *err: -EINVAL for a bad tag, or the server's
- * error for root_dir. */
+ * error for root_dir.  A NULL root_dir: a filesystem with no host directory
+ * (see fuse_server_create). */
 struct virtio_fs *virtio_fs_create(const char *tag, const char *root_dir, bool read_only,
 				   int *err);
-/* For virtual files and the exit-code callback; owned by the device. */
+/* For overlay entries and the exit-code callback; owned by the device. */
 struct fuse_server *virtio_fs_server(struct virtio_fs *fs);
 const struct virtio_device_ops *virtio_fs_ops(void);
 /* The transport must have been reset (or never activated) first. */

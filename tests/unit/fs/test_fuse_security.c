@@ -413,14 +413,14 @@ static void test_virtual_files(void)
 	uint64_t fh;
 
 	CHECK_EQ(t_setup(&t), 0);
-	CHECK_EQ(fuse_server_add_virtual_file(t.srv, "init.krun", init_blob, sizeof(init_blob) - 1,
+	CHECK_EQ(fuse_server_add_overlay_file(t.srv, "init.krun", init_blob, sizeof(init_blob) - 1,
 					      0755, true), 0);
-	CHECK_EQ(fuse_server_add_virtual_file(t.srv, ".krun_workload", workload,
+	CHECK_EQ(fuse_server_add_overlay_file(t.srv, ".krun_workload", workload,
 					      sizeof(workload) - 1, 0644, false), 0);
-	CHECK_EQ(fuse_server_add_virtual_file(t.srv, "init.krun", init_blob, 1, 0755, true),
+	CHECK_EQ(fuse_server_add_overlay_file(t.srv, "init.krun", init_blob, 1, 0755, true),
 		 -EEXIST);
-	CHECK_EQ(fuse_server_add_virtual_file(t.srv, "a/b", init_blob, 1, 0755, true), -EINVAL);
-	CHECK_EQ(fuse_server_add_virtual_file(t.srv, "..", init_blob, 1, 0755, true), -EINVAL);
+	CHECK_EQ(fuse_server_add_overlay_file(t.srv, "a/b", init_blob, 1, 0755, true), -ENOENT);
+	CHECK_EQ(fuse_server_add_overlay_file(t.srv, "..", init_blob, 1, 0755, true), -EINVAL);
 
 	CHECK_EQ(t_lookup(&t, FUSE_ROOT_ID, "init.krun", &e), 0);
 	CHECK(S_ISREG(e.attr.mode));
