@@ -14,6 +14,8 @@ packages=(
 	busybox-static debootstrap e2fsprogs
 	# benchmark plot (bench/run)
 	python3-matplotlib
+	# libFuzzer targets (fuzz/run)
+	clang libclang-rt-14-dev
 )
 missing=()
 for p in "${packages[@]}"; do

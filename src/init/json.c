@@ -158,6 +158,8 @@ static int read_escape(struct parser *p, char **w)
 	long cp;
 	int c = peek(p);
 
+	if (c < 0)
+		return -1;
 	p->pos++;
 	if (c == 'u') {
 		cp = read_unicode_escape(p);
@@ -166,7 +168,7 @@ static int read_escape(struct parser *p, char **w)
 		*w = put_utf8(*w, (uint32_t)cp);
 		return 0;
 	}
-	e = c > 0 ? strchr(from, c) : NULL;
+	e = c ? strchr(from, c) : NULL;
 	if (!e)
 		return -1;
 	*(*w)++ = to[e - from];

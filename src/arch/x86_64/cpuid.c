@@ -290,7 +290,8 @@ bool x86_host_brand(char brand[48])
 	unsigned int a, b, c, d;
 
 	memset(brand, 0, 48);
-	if (__get_cpuid_max(0x80000000, NULL) < BRAND_FIRST_LEAF + BRAND_LEAVES - 1)
+	/* gcc's cpuid.h returns unsigned int, clang's int. */
+	if ((unsigned int)__get_cpuid_max(0x80000000, NULL) < BRAND_FIRST_LEAF + BRAND_LEAVES - 1)
 		return false;
 	for (unsigned int l = 0; l < BRAND_LEAVES; l++) {
 		__cpuid(BRAND_FIRST_LEAF + l, a, b, c, d);

@@ -31,6 +31,9 @@ static int parse_status(const char *text)
 	char *copy;
 	int ret = parse(text, &doc, &copy);
 
+	/* A message points into the input, never past it (a trailing "\"). */
+	if (ret)
+		CHECK(doc.error && doc.error_offset <= strlen(text));
 	json_free(&doc);
 	free(copy);
 	return ret;
@@ -92,7 +95,7 @@ static void test_json_rejects(void)
 		"\"\\udc00\"", "\"\\ud800\\u0041\"", "\"\\ud800x\"", "\"\xc0\xaf\"",
 		"\"\xed\xa0\x80\"", "\"\xf4\x90\x80\x80\"", "\"\xe2\x82\"", "\"\x80\"",
 		"\"\xff\"", "{}{}", "[] x", "\xef\xbb\xbf{}", "[1]]", "{\"a\":1}}", "/*c*/{}",
-		"\"\\\"", "[\"a\" \"b\"]",
+		"\"\\\"", "[\"a\" \"b\"]", "\"#\\", "\"\\u00",
 	};
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
