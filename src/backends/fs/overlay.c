@@ -145,11 +145,13 @@ static bool vent_dir_of(const struct fuse_server *srv, const struct fs_inode *in
 bool fs_vent_shadows(struct fuse_server *srv, const struct fs_inode *dir, const char *name)
 {
 	struct fs_vent *d;
-	bool found = false;
+	bool found;
 
+	/* Host directories below the root never need the lock. */
+	if (!vent_dir_of(srv, dir, &d))
+		return false;
 	pthread_mutex_lock(&srv->lock);
-	if (vent_dir_of(srv, dir, &d))
-		found = child_of(srv, d, name, strlen(name), true) != NULL;
+	found = child_of(srv, d, name, strlen(name), true) != NULL;
 	pthread_mutex_unlock(&srv->lock);
 	return found;
 }
@@ -227,17 +229,14 @@ static int reply_vent(struct fuse_server *srv, struct fs_vent *v, struct fuse_en
 int fs_vent_lookup(struct fuse_server *srv, struct fs_inode *dir, const char *name,
 		   struct fuse_entry_out *e)
 {
-	struct fs_vent *d, *v = NULL;
-	bool in_overlay;
+	struct fs_vent *d, *v;
 
+	if (!vent_dir_of(srv, dir, &d))
+		return 1;
 	pthread_mutex_lock(&srv->lock);
-	in_overlay = vent_dir_of(srv, dir, &d);
-	if (in_overlay)
-		v = child_of(srv, d, name, strlen(name), true);
+	v = child_of(srv, d, name, strlen(name), true);
 	if (!v) {
 		pthread_mutex_unlock(&srv->lock);
-		if (!in_overlay)
-			return 1;
 		return fs_inode_virtual(dir) ? -ENOENT : 1;
 	}
 	return reply_vent(srv, v, e);	/* unlocks */
