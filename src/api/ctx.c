@@ -82,6 +82,9 @@ void ctx_destroy(struct krun_ctx *c)
 	}
 	free(c->root_disk);
 	free(c->data_disk);
+	free(c->remount_device);
+	free(c->remount_fstype);
+	free(c->remount_options);
 	free(c->exec_path);
 	strv_free(c->argv);
 	strv_free(c->envp);

@@ -90,6 +90,10 @@ struct krun_ctx {
 	 * no krun_add_disk* was called, as upstream. */
 	char *root_disk;
 	char *data_disk;
+	/* krun_set_root_disk_remount: the guest's root comes from this disk. */
+	char *remount_device;	/* NULL: not asked for */
+	char *remount_fstype;	/* NULL: probe */
+	char *remount_options;
 
 	char *exec_path;
 	char **argv;		/* without argv[0], as krun_set_exec takes it */

@@ -141,3 +141,62 @@ KRUN_API int32_t krun_set_data_disk(uint32_t ctx_id, const char *disk_path)
 {
 	return set_legacy_disk(ctx_id, __func__, disk_path, true);
 }
+
+static bool has_root_share(const struct krun_ctx *c)
+{
+	for (unsigned int i = 0; i < c->nr_shares; i++)
+		if (strcmp(c->shares[i].tag, KRUN_FS_ROOT_TAG) == 0)
+			return true;
+	return false;
+}
+
+/* Owned copies of the three strings, or -ENOMEM with nothing kept. */
+static int record_remount(struct krun_ctx *c, const char *device, const char *fstype,
+			  const char *options)
+{
+	char *d = strdup(device);
+	char *t = fstype ? strdup(fstype) : NULL;
+	char *o = options ? strdup(options) : NULL;
+	if (!d || (fstype && !t) || (options && !o)) {
+		free(d), free(t), free(o);
+		return -ENOMEM;
+	}
+	free(c->remount_device), free(c->remount_fstype), free(c->remount_options);
+	c->remount_device = d;
+	c->remount_fstype = t;
+	c->remount_options = o;
+	return 0;
+}
+
+/*
+ * Upstream's layout: the root virtio-fs has no host directory, only the
+ * init and the directories the init mounts on (start.c adds them); the
+ * init mounts DEVICE on /newroot and switches to it.
+ */
+KRUN_API int32_t krun_set_root_disk_remount(uint32_t ctx_id, const char *device,
+					    const char *fstype, const char *options)
+{
+	if (!device || !*device)
+		return api_refuse(__func__, "device is NULL or empty");
+	if (device[0] != '/' || strlen(device) > 255)
+		return api_refuse(__func__, "device must be an absolute guest path such as /dev/vda");
+	LOCK_CTX(c, ctx_id);
+	int ret = 0;
+	if (has_root_share(c))
+		ret = api_refuse(__func__, "the context already has a root filesystem");
+	else if (c->nr_disks == 0 && !c->root_disk && !c->data_disk)
+		ret = api_refuse(__func__, "add the disk first (krun_add_disk*)");
+	else
+		ret = record_remount(c, device, fstype, options);
+	ctx_unlock();
+	if (ret)
+		return ret;
+	ret = krun_add_virtiofs3(ctx_id, KRUN_FS_ROOT_TAG, NULL, 0, true);
+	if (ret) {
+		LOCK_CTX(c2, ctx_id);
+		free(c2->remount_device);
+		c2->remount_device = NULL;
+		ctx_unlock();
+	}
+	return ret;
+}

@@ -180,9 +180,13 @@ static int encode_workload(struct start_state *st)
 		.gid = c->gid,
 		/* Without krun_set_exec the guest's container config, if any,
 		 * names the job (crun, krunvm and muvm rely on that). */
+		.root_device = c->remount_device,
+		.root_fstype = c->remount_fstype,
+		.root_options = c->remount_options,
 		.flags = (c->uid_set ? WORKLOAD_F_UID_SET : 0) |
 			 (c->gid_set ? WORKLOAD_F_GID_SET : 0) |
-			 (c->exec_path ? 0 : WORKLOAD_F_DEFAULT_EXEC),
+			 (c->exec_path ? 0 : WORKLOAD_F_DEFAULT_EXEC) |
+			 (c->remount_device ? WORKLOAD_F_BLOCK_ROOT : 0),
 	};
 	int ret = workload_encode(&spec, &st->workload, &st->workload_len);
 	free(argv);
@@ -192,11 +196,23 @@ static int encode_workload(struct start_state *st)
 	return ret;
 }
 
+/* What the init mounts on before it switches to the root disk. */
+static int add_remount_dirs(struct fuse_server *srv)
+{
+	static const char *const dirs[] = {"dev", "proc", "sys", "newroot"};
+	int ret = 0;
+	for (size_t i = 0; !ret && i < sizeof(dirs) / sizeof(dirs[0]); i++)
+		ret = fuse_server_add_overlay_dir(srv, dirs[i], 0755);
+	return ret;
+}
+
 /* The root share carries the init and the workload as virtual files, so
  * nothing is written into the caller's directory. */
 static int provision_root(struct start_state *st, struct fuse_server *srv)
 {
 	int ret = encode_workload(st);
+	if (!ret && st->ctx->remount_device)
+		ret = add_remount_dirs(srv);
 	if (ret)
 		return ret;
 	ret = fuse_server_add_overlay_file(srv, WORKLOAD_FILE_NAME, st->workload,

@@ -17,13 +17,6 @@ static int missing(const char *fn)
 	return -ENOSYS;
 }
 
-KRUN_API int32_t krun_set_root_disk_remount(uint32_t ctx_id, const char *device,
-					    const char *fstype, const char *options)
-{
-	UNUSED(ctx_id), UNUSED(device), UNUSED(fstype), UNUSED(options);
-	return missing(__func__);
-}
-
 KRUN_API int32_t krun_add_net_unixstream(uint32_t ctx_id, const char *c_path, int fd,
 					 uint8_t *const c_mac, uint32_t features, uint32_t flags)
 {

@@ -160,6 +160,29 @@ static void test_disks(void)
 	krun_free_ctx(c);
 }
 
+static void test_root_disk_remount(void)
+{
+	uint32_t c = (uint32_t)krun_create_ctx();
+	char *img = tmp_file("root.img", "0123456789abcdef", 16);
+
+	CHECK_EQ(krun_set_root_disk_remount(12345, "/dev/vda", NULL, NULL), -ENOENT);
+	CHECK_EQ(krun_set_root_disk_remount(c, NULL, NULL, NULL), -EINVAL);
+	CHECK_EQ(krun_set_root_disk_remount(c, "vda", NULL, NULL), -EINVAL);
+	CHECK_EQ(krun_set_root_disk_remount(c, "/dev/vda", NULL, NULL), -EINVAL); /* no disk */
+	CHECK_EQ(krun_add_disk(c, "root", img, false), 0);
+	CHECK_EQ(krun_set_root_disk_remount(c, "/dev/vda", "ext4", "noatime"), 0);
+	/* It made the root filesystem: a second root of either kind is refused. */
+	CHECK(krun_set_root(c, tmpdir) < 0);
+	CHECK_EQ(krun_set_root_disk_remount(c, "/dev/vda", NULL, NULL), -EINVAL);
+	krun_free_ctx(c);
+
+	c = (uint32_t)krun_create_ctx();
+	CHECK_EQ(krun_add_disk(c, "root", img, false), 0);
+	CHECK_EQ(krun_set_root(c, tmpdir), 0);
+	CHECK_EQ(krun_set_root_disk_remount(c, "/dev/vda", "auto", NULL), -EINVAL);
+	krun_free_ctx(c);
+}
+
 static bool fd_open(int fd)
 {
 	return fcntl(fd, F_GETFD) >= 0;
@@ -281,6 +304,7 @@ int main(void)
 	RUN_TEST(test_logging_and_features);
 	RUN_TEST(test_workload_arguments);
 	RUN_TEST(test_disks);
+	RUN_TEST(test_root_disk_remount);
 	RUN_TEST(test_multiport_consoles);
 	RUN_TEST(test_unimplemented_say_so);
 	char cmd[300];
