@@ -764,21 +764,33 @@ int32_t krun_set_tee_config_file(uint32_t ctx_id, const char *filepath);
  * socket @c_filepath (the guest connects, the host listens).
  *
  * Same as krun_add_vsock_port2(ctx_id, port, c_filepath, false).
- *
- * Returns 0, -EINVAL, -ENODEV (vsock disabled) or -ENOENT.
  */
 int32_t krun_add_vsock_port(uint32_t ctx_id,
 			    uint32_t port,
 			    const char *c_filepath);
 
 /*
- * krun_add_vsock_port2 - like krun_add_vsock_port() with a direction.
+ * krun_add_vsock_port2 - map guest vsock port @port to a host AF_UNIX
+ * stream socket.
  *
- * @listen: true when the guest listens on @port and the host side connects
- *          through the unix socket that libkrun creates at @c_filepath.
+ * @listen: false: a guest connect() to vsock (2, @port) makes libkrun
+ *          connect to the socket at @c_filepath (someone on the host must
+ *          listen there) and relay bytes both ways; if nobody listens the
+ *          guest's connect fails (ECONNRESET).
+ *          true: libkrun creates and listens on @c_filepath when the VM
+ *          starts; each host client that connects becomes a connection to
+ *          vsock port @port in the guest (the guest must listen there;
+ *          until it does, clients are closed).  The socket file is removed
+ *          when the VM ends.  A guest connect to such a port is refused.
  *
- * Returns 0, -EEXIST (listen=true and the path exists), -EINVAL, -ENODEV or
- * -ENOENT.
+ * Shutdown and close travel both ways (OP_SHUTDOWN/OP_RST and
+ * shutdown()/close()).  A mapped port adds the vsock device (guest CID 3,
+ * host CID 2) unless krun_disable_implicit_vsock() was called without
+ * krun_add_vsock().
+ *
+ * Returns 0, -EINVAL (NULL or empty path, path too long for sun_path),
+ * -EEXIST (@port already mapped, or listen=true and the path exists),
+ * -ENOSPC (more than 64 ports), -ENODEV (vsock disabled) or -ENOENT.
  */
 int32_t krun_add_vsock_port2(uint32_t ctx_id,
 			     uint32_t port,
@@ -792,7 +804,10 @@ int32_t krun_add_vsock_port2(uint32_t ctx_id,
  *                guest kernel forwards through TSI; 0 for none.
  *
  * Requires krun_disable_implicit_vsock() first.  Only one vsock device is
- * supported.
+ * supported.  TSI is not implemented by this libkrun yet: the bits are
+ * checked and recorded, the device is added (serving the
+ * krun_add_vsock_port* mappings) and a warning is logged; the guest's inet
+ * and unix sockets are not forwarded.
  *
  * Returns 0, -EEXIST (implicit device not disabled, or already added),
  * -EINVAL (unknown bits) or -ENOENT.
@@ -975,7 +990,11 @@ int32_t krun_fs_add_overlay_dir(uint32_t ctx_id, const char *fs_tag,
 
 /*
  * krun_disable_implicit_vsock - do not create the default vsock device (and
- * with it TSI).  Needed before krun_add_vsock().
+ * with it TSI).  Needed before krun_add_vsock(); without krun_add_vsock()
+ * there is then no vsock device and ports added before are ignored.
+ *
+ * This libkrun has no TSI yet, so its implicit device is only created when
+ * krun_add_vsock_port* mapped a port.
  *
  * Returns 0 or -ENOENT.
  */

@@ -94,6 +94,8 @@ void ctx_destroy(struct krun_ctx *c)
 	for (unsigned int i = 0; i < c->nr_multiports; i++)
 		for (unsigned int j = 0; j < c->multiports[i].nr_ports; j++)
 			release_port(&c->multiports[i].ports[j]);
+	for (unsigned int i = 0; i < c->nr_vsock_ports; i++)
+		free(c->vsock_ports[i].path);
 	free(c);
 }
 

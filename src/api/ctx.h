@@ -21,6 +21,8 @@
 #define CTX_MAX_CONSOLES 8
 /* The device's CONSOLE_MAX_PORTS (consoles.c checks that they agree). */
 #define CTX_MAX_CONSOLE_PORTS 7
+/* krun_add_vsock_port2 mappings (the mux's VSOCK_MAX_PORTS). */
+#define CTX_MAX_VSOCK_PORTS 64
 #define CTX_MAX_STRV 4096	/* upstream scans arrays up to this many entries */
 
 struct ctx_share {
@@ -64,6 +66,12 @@ struct ctx_multiport {
 	uint32_t console_id;	/* what krun_add_virtio_console_multiport returned */
 	struct ctx_port ports[CTX_MAX_CONSOLE_PORTS];
 	unsigned int nr_ports;
+};
+
+struct ctx_vsock_port {
+	uint32_t port;
+	char *path;		/* AF_UNIX path, fits sun_path */
+	bool listen;		/* the host connects, the guest listens */
 };
 
 struct krun_ctx {
@@ -113,6 +121,13 @@ struct krun_ctx {
 	/* krun_add_virtio_console_multiport, in API order. */
 	struct ctx_multiport multiports[CTX_MAX_CONSOLES];
 	unsigned int nr_multiports;
+
+	/* vsock: the device exists unless disabled (see api/vsock.c). */
+	struct ctx_vsock_port vsock_ports[CTX_MAX_VSOCK_PORTS];
+	unsigned int nr_vsock_ports;
+	bool vsock_implicit_disabled;
+	bool vsock_explicit;	/* krun_add_vsock */
+	uint32_t tsi_features;
 };
 
 /* Creates a context with upstream's defaults; returns its id or -errno. */

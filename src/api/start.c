@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "api/overlays.h"
+#include "api/vsock.h"
 #include "backends/fs/fuse_server.h"
 #include "devices/virtio/block.h"
 #include "devices/virtio/console.h"
@@ -62,6 +63,7 @@ struct start_state {
 	unsigned int nr_mp;
 	int console_gate;		/* keeps hvc0 on st->console; -1: none */
 	struct virtio_rng *rng;
+	struct virtio_vsock *vsock;
 	/* Terminals we put in raw mode, restored in reverse order. */
 	struct raw_tty raw[1 + CTX_MAX_CONSOLES * CTX_MAX_CONSOLE_PORTS];
 	unsigned int nr_raw;
@@ -463,6 +465,12 @@ static int create_rng(struct start_state *st)
 	return add_virtio(st, virtio_rng_ops(), st->rng);
 }
 
+static int create_vsock(struct start_state *st)
+{
+	int ret = vsock_device_for(st->ctx, &st->vsock);
+	return ret || !st->vsock ? ret : add_virtio(st, virtio_vsock_ops(), st->vsock);
+}
+
 /* Raw mode: line editing, echo and ^C belong to the guest's terminal.  A
  * terminal listed twice is saved raw the second time; restoring in reverse
  * order still ends with its original modes. */
@@ -600,6 +608,7 @@ static void release(struct start_state *st)
 		close(st->console_gate);
 	if (st->rng)
 		virtio_rng_destroy(st->rng);
+	virtio_vsock_destroy(st->vsock);
 	if (st->cfg.kernel.kind == VM_KERNEL_FILE && st->cfg.kernel.fd >= 0)
 		close(st->cfg.kernel.fd);
 	krunfw_unmap_kernel(&st->bundle);
@@ -645,6 +654,8 @@ int start_enter(struct krun_ctx *ctx)
 		ret = create_disks(&st);
 	if (!ret)
 		ret = create_rng(&st);
+	if (!ret)
+		ret = create_vsock(&st);
 	if (!ret)
 		ret = build_cmdline(&st);
 	if (!ret)

@@ -64,31 +64,6 @@ KRUN_API int32_t krun_set_port_map(uint32_t ctx_id, const char *const port_map[]
 	return missing(__func__);
 }
 
-KRUN_API int32_t krun_add_vsock_port(uint32_t ctx_id, uint32_t port, const char *c_filepath)
-{
-	UNUSED(ctx_id), UNUSED(port), UNUSED(c_filepath);
-	return missing(__func__);
-}
-
-KRUN_API int32_t krun_add_vsock_port2(uint32_t ctx_id, uint32_t port, const char *c_filepath,
-				      bool listen)
-{
-	UNUSED(ctx_id), UNUSED(port), UNUSED(c_filepath), UNUSED(listen);
-	return missing(__func__);
-}
-
-KRUN_API int32_t krun_add_vsock(uint32_t ctx_id, uint32_t tsi_features)
-{
-	UNUSED(ctx_id), UNUSED(tsi_features);
-	return missing(__func__);
-}
-
-KRUN_API int32_t krun_disable_implicit_vsock(uint32_t ctx_id)
-{
-	UNUSED(ctx_id);
-	return 0; /* there is no implicit vsock device to disable yet */
-}
-
 /* Upstream builds without the GPU feature accept and ignore these. */
 KRUN_API int32_t krun_set_gpu_options(uint32_t ctx_id, uint32_t virgl_flags)
 {

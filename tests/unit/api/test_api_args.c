@@ -285,7 +285,7 @@ static void test_multiport_consoles(void)
 static void test_unimplemented_say_so(void)
 {
 	uint32_t c = (uint32_t)krun_create_ctx();
-	CHECK_EQ(krun_add_vsock_port(c, 1, "/tmp/x"), -ENOSYS);
+	CHECK_EQ(krun_set_gvproxy_path(c, (char *)"/tmp/x"), -ENOSYS);
 	CHECK_EQ(krun_set_mapped_volumes(c, NULL), -EINVAL);
 	CHECK_EQ(krun_set_snd_device(c, true), -ENOTSUP);
 	CHECK_EQ(krun_set_snd_device(c, false), 0);
