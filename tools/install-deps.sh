@@ -16,6 +16,11 @@ packages=(
 	python3-matplotlib
 	# libFuzzer targets (fuzz/run)
 	clang libclang-rt-14-dev
+	# containers on our libkrun (tools/build-crun.sh, tests/e2e/test_crun.sh):
+	# podman, and the build dependencies of Debian's crun source package
+	podman conmon dpkg-dev autoconf automake libtool gperf go-md2man
+	libyajl-dev libseccomp-dev libcap-dev libsystemd-dev
+	golang-github-opencontainers-image-spec-dev golang-github-opencontainers-specs-dev
 )
 missing=()
 for p in "${packages[@]}"; do
