@@ -41,6 +41,8 @@ struct virtio_vsock {
 	int stop_evt;
 	int epfd;
 	bool running;
+	bool manual;		/* no worker: virtio_vsock_poll() serves */
+	bool active;		/* manual mode: between activate and reset */
 	pthread_t thread;
 
 	/* Worker state, valid while running. */
@@ -293,12 +295,16 @@ static int vsock_activate(void *opaque, struct virtio_mmio_dev *dev)
 {
 	struct virtio_vsock *v = opaque;
 
-	if (v->running)
+	if (v->running || v->active)
 		return -EBUSY;
 	v->dev = dev;
 	v->dgram = virtio_mmio_has_feature(dev, VIRTIO_VSOCK_F_DGRAM);
 	v->stopping = false;
 	v->rx_held = false;
+	if (v->manual) {
+		v->active = true;
+		return 0;
+	}
 	drain_evt(v->stop_evt);
 	int ret = setup_epoll(v, dev);
 	if (ret)
@@ -317,13 +323,16 @@ static void vsock_reset(void *opaque)
 {
 	struct virtio_vsock *v = opaque;
 
-	if (!v->running)
+	if (v->running) {
+		(void)eventfd_write(v->stop_evt, 1);
+		pthread_join(v->thread, NULL);
+		v->running = false;
+		close(v->epfd);
+		v->epfd = -1;
+	} else if (!v->active) {
 		return;
-	(void)eventfd_write(v->stop_evt, 1);
-	pthread_join(v->thread, NULL);
-	v->running = false;
-	close(v->epfd);
-	v->epfd = -1;
+	}
+	v->active = false;
 	v->dev = NULL;
 	/* The guest's sockets are gone with its driver; so are ours. */
 	vsock_mux_reset(v->mux);
@@ -384,4 +393,18 @@ void virtio_vsock_stats(const struct virtio_vsock *v, struct virtio_vsock_stats 
 {
 	*out = v->stats;
 	vsock_mux_stats(v->mux, &out->mux);
+}
+
+void virtio_vsock_set_manual(struct virtio_vsock *v)
+{
+	v->manual = true;
+}
+
+void virtio_vsock_poll(struct virtio_vsock *v)
+{
+	if (!v->active)
+		return;
+	tx_service(v);
+	vsock_mux_host_events(v->mux);
+	rx_service(v);
 }

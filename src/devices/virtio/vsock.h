@@ -38,4 +38,10 @@ const struct virtio_device_ops *virtio_vsock_ops(void);
 /* Only while the device is not running (before activation, after reset). */
 void virtio_vsock_stats(const struct virtio_vsock *v, struct virtio_vsock_stats *out);
 
+/* For fuzzing: no worker thread is started at activation; instead each
+ * virtio_vsock_poll() serves the queues and host sockets once on the
+ * caller's thread.  Call before the device is activated. */
+void virtio_vsock_set_manual(struct virtio_vsock *v);
+void virtio_vsock_poll(struct virtio_vsock *v);
+
 #endif
