@@ -14,8 +14,12 @@ work=$(mktemp -d /tmp/krun-chroot.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 root=$work/root
 "$here/../../tools/mkdemoroot.sh" "$root" >/dev/null || { echo "FAIL demo root"; exit 1; }
-# What crun gives a krun container: /dev/kvm, nothing of the host's libraries.
-mknod -m 0666 "$root/dev/kvm" c 10 232 || { echo "FAIL mknod /dev/kvm"; exit 1; }
+# What crun gives a krun container: /proc, /dev/kvm, nothing of the host's
+# libraries.
+: >"$root/dev/kvm"
+mount --bind /dev/kvm "$root/dev/kvm" && mount -t proc proc "$root/proc" ||
+	{ echo "FAIL container-like mounts in the chroot"; exit 1; }
+trap 'umount "$root/proc" "$root/dev/kvm"; rm -rf "$work"' EXIT
 
 # shellcheck source=lib.sh
 . "$here/lib.sh"

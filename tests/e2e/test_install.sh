@@ -51,8 +51,10 @@ int main(int argc, char **argv)
 	return 100;
 }
 C
-# --define-prefix: the .pc file names the final prefix, the files are staged.
-flags=$(PKG_CONFIG_PATH=$(dirname "$pc") pkg-config --define-prefix --cflags --libs libkrun)
+# The .pc file names the final prefix; the files are under the staging tree.
+export PKG_CONFIG_PATH=$(dirname "$pc")
+prefix=$(pkg-config --variable=prefix libkrun)
+flags=$(pkg-config --define-variable=prefix="$stage$prefix" --cflags --libs libkrun)
 if cc -o "$work/client" "$work/client.c" $flags -Wl,-rpath,"$libdir" 2>"$work/cc.log"; then
 	ok "a client compiles and links with pkg-config's flags"
 else
