@@ -29,6 +29,10 @@ trap cleanup EXIT
 
 # shellcheck source=lib.sh
 . "$here/lib.sh"
+# meson test (not only run-tests.py, which counts FAIL lines) sees failures too.
+failures=0
+eval "lib_$(declare -f ko)"
+ko() { failures=$((failures + 1)); lib_ko "$@"; }
 
 # --- prerequisites: a missing one is a failure, never a skip ----------------
 if [ ! -x "$runtime_arg" ]; then
@@ -147,3 +151,4 @@ check "podman: the workload runs in a microVM (guest kernel command line)" \
 	bash -c "[ $rc -eq 0 ] && grep -q 'virtio_mmio.device=' '$work/out'"
 podman_ ps -a --format '{{.ID}}' >"$work/out" 2>"$work/err"
 check "podman: --rm left no container behind" [ ! -s "$work/out" ]
+[ "$failures" -eq 0 ]
