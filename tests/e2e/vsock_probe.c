@@ -11,6 +11,8 @@
  *                               close; second: we read 64 KiB and close
  * The peers write their verdicts to stdout as "host: ..." lines.
  * usage: vsock_probe ROOT DIR COMMAND [ARGS...]
+ * VSOCK_PROBE_DEBUG=1 in the environment: debug log and the kernel's
+ * messages on stdout (ttyS0), for a run that hangs.
  * The process ends with the workload's status (krun_start_enter).
  */
 #include <errno.h>
