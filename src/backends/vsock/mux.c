@@ -37,6 +37,7 @@
  * more than the guest's credit.
  */
 #include "mux.h"
+#include "tsi.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -62,16 +63,12 @@
 #define PATH_MAX_UN sizeof(((struct sockaddr_un *)0)->sun_path)
 #define MAX_IOV 64
 
-enum ep_kind { EP_LISTENER, EP_CONN };
-
-struct ep_item {
-	enum ep_kind kind;
-};
-
 /* What is behind a connection's fd. */
 enum conn_kind {
 	CONN_UNIX_OUT,	/* the guest connected; we connected to the port's path */
 	CONN_UNIX_IN,	/* a host client connected to a listen=true path */
+	CONN_TSI_OUT,	/* a guest TSI connect: the host socket its CONNECT opened */
+	CONN_TSI_IN,	/* a host client of a TSI listener */
 };
 
 enum conn_state {
@@ -162,6 +159,9 @@ struct vsock_mux {
 	struct conn *rx_head, *rx_tail;
 	struct rst_reply rsts[RST_QUEUE];
 	unsigned int rst_head, rst_count;
+
+	struct vsock_tsi *tsi;	/* NULL: TSI off */
+	bool tsi_first;		/* whose turn it is for the next rx buffer */
 
 	struct vsock_stats stats;
 };
@@ -512,24 +512,40 @@ static void take_credit(struct conn *c, const struct vsock_hdr *h)
 	c->peer_fwd_cnt = h->fwd_cnt;
 }
 
+/* The host socket behind a guest connect, or -errno (*why says why). */
+static int open_for_request(struct vsock_mux *m, const struct vsock_hdr *h,
+			    enum conn_kind *kind, const char **why)
+{
+	if (m->tsi && h->dst_port == TSI_PROXY_PORT) {
+		*kind = CONN_TSI_OUT;
+		*why = "no TSI proxy connected for that port";
+		return vsock_tsi_take_stream(m->tsi, h->src_port);
+	}
+	const struct port_entry *p = port_find(m, h->dst_port);
+	*kind = CONN_UNIX_OUT;
+	if (!p || p->listen) {
+		*why = p ? "the guest listens on that port" : "no such port";
+		return -ECONNREFUSED;
+	}
+	int fd = unix_connect(p->path);
+	*why = fd < 0 ? strerror(-fd) : NULL;
+	return fd;
+}
+
 static void handle_request(struct vsock_mux *m, const struct vsock_hdr *h)
 {
-	const struct port_entry *p = port_find(m, h->dst_port);
-
-	if (!p || p->listen) {
-		refuse(m, h, p ? "the guest listens on that port" : "no such port");
-		return;
-	}
 	if (m->nr_conns >= m->lim.max_conns) {
 		refuse(m, h, "too many connections");
 		return;
 	}
-	int fd = unix_connect(p->path);
+	enum conn_kind kind;
+	const char *why;
+	int fd = open_for_request(m, h, &kind, &why);
 	if (fd < 0) {
-		refuse(m, h, strerror(-fd));
+		refuse(m, h, why);
 		return;
 	}
-	struct conn *c = conn_new(m, CONN_UNIX_OUT, fd, h->dst_port, h->src_port);
+	struct conn *c = conn_new(m, kind, fd, h->dst_port, h->src_port);
 	if (!c) {
 		close(fd);
 		refuse(m, h, "out of memory");
@@ -575,6 +591,8 @@ static void conn_packet(struct vsock_mux *m, struct conn *c, const struct vsock_
 			return;
 		}
 		c->state = ST_ESTABLISHED;
+		if (c->kind == CONN_TSI_IN && m->tsi)
+			vsock_tsi_accepted(m->tsi, c->guest_port);
 		break;
 	case VIRTIO_VSOCK_OP_SHUTDOWN:
 		guest_shutdown(m, c, h->flags);
@@ -600,15 +618,17 @@ static void conn_packet(struct vsock_mux *m, struct conn *c, const struct vsock_
 }
 
 /*
- * TSI plugs in here: its control requests are DGRAM OP_RW packets to
- * (2, 1024..1031) and its UDP payloads DGRAM packets to (2, svm_port).
- * Only a TSI-patched guest kernel sends them; until the TSI host side
- * exists they are counted and dropped.
+ * TSI's control requests are DGRAM OP_RW packets to (2, 1024..1031) and
+ * its UDP payloads DGRAM packets to (2, 1028) or (2, svm_port); tsi.c
+ * takes them all.  Only a TSI-patched guest kernel sends them.
  */
 void vsock_mux_guest_dgram(struct vsock_mux *m, const struct vsock_hdr *h,
 			   const struct iovec *payload, unsigned int nr)
 {
-	(void)payload, (void)nr;
+	if (m->tsi) {
+		vsock_tsi_guest_dgram(m->tsi, h, payload, nr);
+		return;
+	}
 	log_debug("vsock: datagram from guest port %u to port %u dropped (no TSI)",
 		  h->src_port, h->dst_port);
 	m->stats.dgram_dropped++;
@@ -646,6 +666,21 @@ static uint32_t pick_host_port(struct vsock_mux *m, uint32_t guest_port)
 	}
 }
 
+static int conn_in(struct vsock_mux *m, enum conn_kind kind, int fd, uint32_t guest_port)
+{
+	if (m->nr_conns >= m->lim.max_conns) {
+		m->stats.conns_refused++;
+		return -EMFILE;
+	}
+	struct conn *c = conn_new(m, kind, fd, pick_host_port(m, guest_port), guest_port);
+	if (!c)
+		return -ENOMEM;
+	c->state = ST_CONNECTING;
+	c->pending = PEND_REQUEST;
+	rx_schedule(m, c);
+	return 0;
+}
+
 static void accept_clients(struct vsock_mux *m, struct listener *l)
 {
 	for (int i = 0; i < ACCEPT_BATCH; i++) {
@@ -656,23 +691,12 @@ static void accept_clients(struct vsock_mux *m, struct listener *l)
 					 strerror(errno));
 			return;
 		}
-		if (m->nr_conns >= m->lim.max_conns) {
-			log_warn("vsock: %s: too many connections, client closed",
-				 l->port->path);
-			m->stats.conns_refused++;
+		int ret = conn_in(m, CONN_UNIX_IN, fd, l->port->port);
+		if (ret) {
+			log_warn("vsock: %s: %s, client closed", l->port->path,
+				 ret == -EMFILE ? "too many connections" : strerror(-ret));
 			close(fd);
-			continue;
 		}
-		uint32_t guest_port = l->port->port;
-		struct conn *c = conn_new(m, CONN_UNIX_IN, fd, pick_host_port(m, guest_port),
-					  guest_port);
-		if (!c) {
-			close(fd);
-			return;
-		}
-		c->state = ST_CONNECTING;
-		c->pending = PEND_REQUEST;
-		rx_schedule(m, c);
 	}
 }
 
@@ -699,6 +723,8 @@ void vsock_mux_host_events(struct vsock_mux *m)
 		struct ep_item *it = ev[i].data.ptr;
 		if (it->kind == EP_LISTENER)
 			accept_clients(m, (struct listener *)it);
+		else if (it->kind == EP_TSI)
+			vsock_tsi_host_event(m->tsi, it, ev[i].events);
 		else
 			conn_event(m, (struct conn *)it, ev[i].events);
 	}
@@ -820,7 +846,24 @@ static bool conn_has_work(const struct conn *c)
 
 bool vsock_mux_rx_pending(const struct vsock_mux *m)
 {
-	return m->rst_count || m->rx_head;
+	return m->rst_count || m->rx_head || (m->tsi && vsock_tsi_rx_pending(m->tsi));
+}
+
+static bool streams_fill(struct vsock_mux *m, struct vsock_hdr *h, const struct iovec *buf,
+			 unsigned int nr, size_t max)
+{
+	while (m->rx_head) {
+		struct conn *c = m->rx_head;
+		rx_unlink(m, c);
+		bool is_rst = c->pending & PEND_RST;
+		bool made = conn_fill(m, c, h, buf, nr, max);
+		/* Round robin: a busy connection goes to the back. */
+		if (!is_rst && conn_has_work(c))
+			rx_schedule(m, c);
+		if (made)
+			return true;
+	}
+	return false;
 }
 
 bool vsock_mux_rx_fill(struct vsock_mux *m, struct vsock_hdr *h, const struct iovec *buf,
@@ -838,18 +881,14 @@ bool vsock_mux_rx_fill(struct vsock_mux *m, struct vsock_hdr *h, const struct io
 		m->stats.resets_sent++;
 		return true;
 	}
-	while (m->rx_head) {
-		struct conn *c = m->rx_head;
-		rx_unlink(m, c);
-		bool is_rst = c->pending & PEND_RST;
-		bool made = conn_fill(m, c, h, buf, nr, max);
-		/* Round robin: a busy connection goes to the back. */
-		if (!is_rst && conn_has_work(c))
-			rx_schedule(m, c);
-		if (made)
-			return true;
-	}
-	return false;
+	if (!m->tsi)
+		return streams_fill(m, h, buf, nr, max);
+	/* Turns, so that neither a UDP flood nor a bulk stream starves the other. */
+	m->tsi_first = !m->tsi_first;
+	if (m->tsi_first)
+		return vsock_tsi_rx_fill(m->tsi, h, buf, nr, max) ||
+		       streams_fill(m, h, buf, nr, max);
+	return streams_fill(m, h, buf, nr, max) || vsock_tsi_rx_fill(m->tsi, h, buf, nr, max);
 }
 
 /* ---- setup -------------------------------------------------------------- */
@@ -941,6 +980,8 @@ void vsock_mux_reset(struct vsock_mux *m)
 		while (m->hash[b])
 			conn_free(m, m->hash[b]);
 	m->rst_head = m->rst_count = 0;
+	if (m->tsi)
+		vsock_tsi_reset(m->tsi);
 }
 
 /* Only the socket file we created: someone may have replaced it since. */
@@ -958,6 +999,7 @@ void vsock_mux_destroy(struct vsock_mux *m)
 	if (!m)
 		return;
 	vsock_mux_reset(m);
+	vsock_tsi_destroy(m->tsi);
 	for (unsigned int i = 0; i < m->nr_listeners; i++) {
 		close(m->listeners[i].fd);
 		remove_socket_file(&m->listeners[i]);
@@ -975,4 +1017,37 @@ int vsock_mux_fd(const struct vsock_mux *m)
 void vsock_mux_stats(const struct vsock_mux *m, struct vsock_stats *out)
 {
 	*out = m->stats;
+}
+
+int vsock_mux_set_tsi(struct vsock_mux *m, const struct vsock_tsi_config *cfg)
+{
+	if (m->tsi)
+		return -EEXIST;
+	if (!cfg->inet && !cfg->unix_)
+		return 0;
+	return vsock_tsi_create(m, cfg, &m->stats, &m->tsi);
+}
+
+/* ---- services for tsi.c ------------------------------------------------- */
+
+int vsock_mux_epfd(const struct vsock_mux *m)
+{
+	return m->epfd;
+}
+
+int vsock_mux_conn_in(struct vsock_mux *m, int fd, uint32_t vm_port)
+{
+	return conn_in(m, CONN_TSI_IN, fd, vm_port);
+}
+
+int vsock_mux_conn_fd(const struct vsock_mux *m, uint32_t host_port, uint32_t guest_port)
+{
+	const struct conn *c = conn_find(m, host_port, guest_port);
+
+	return c && c->kind >= CONN_TSI_OUT ? c->fd : -1;
+}
+
+uint64_t vsock_mux_guest_cid(const struct vsock_mux *m)
+{
+	return m->guest_cid;
 }

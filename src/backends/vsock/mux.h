@@ -69,7 +69,30 @@ struct vsock_stats {
 	uint64_t bytes_to_host;
 	uint64_t bytes_to_guest;
 	uint64_t dropped;		/* stream packets that matched nothing */
-	uint64_t dgram_dropped;		/* DGRAM packets (no TSI host side yet) */
+	uint64_t dgram_dropped;		/* DGRAM packets TSI refused or had no use for */
+	uint64_t tsi_requests;		/* TSI control requests taken */
+	uint64_t tsi_refused;		/* malformed or refused TSI control requests */
+};
+
+/* krun_set_port_map: guest port -> host port for TSI listeners. */
+struct vsock_port_map {
+	uint16_t host;
+	uint16_t guest;
+};
+
+#define VSOCK_TSI_MAX_PORT_MAP 256
+#define VSOCK_TSI_DEFAULT_MAX_PROXIES 256
+#define VSOCK_TSI_MAX_LISTENERS 64
+
+/* TSI (transparent socket impersonation): the guest's inet/unix sockets
+ * proxied through host sockets.  Off unless inet or unix_ is set. */
+struct vsock_tsi_config {
+	bool inet;			/* KRUN_TSI_HIJACK_INET */
+	bool unix_;			/* KRUN_TSI_HIJACK_UNIX */
+	bool has_map;			/* krun_set_port_map called: only map[] is exposed */
+	const struct vsock_port_map *map;
+	unsigned int nr_map;
+	unsigned int max_proxies;	/* 0: VSOCK_TSI_DEFAULT_MAX_PROXIES */
 };
 
 struct vsock_mux;
@@ -98,8 +121,11 @@ void vsock_mux_reset(struct vsock_mux *m);
 void vsock_mux_guest_stream(struct vsock_mux *m, const struct vsock_hdr *h,
 			    const struct iovec *payload, unsigned int nr);
 
-/* A DGRAM packet (type 3, F_DGRAM negotiated): the TSI control channel's
- * entry point.  For now counted and dropped. */
+/* Switches TSI on (before the guest runs).  0 or -errno. */
+int vsock_mux_set_tsi(struct vsock_mux *m, const struct vsock_tsi_config *cfg);
+
+/* A DGRAM packet (type 3, F_DGRAM negotiated): the TSI control channel and
+ * TSI's UDP payloads; counted and dropped when TSI is off. */
 void vsock_mux_guest_dgram(struct vsock_mux *m, const struct vsock_hdr *h,
 			   const struct iovec *payload, unsigned int nr);
 

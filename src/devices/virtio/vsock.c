@@ -400,6 +400,11 @@ void virtio_vsock_set_manual(struct virtio_vsock *v)
 	v->manual = true;
 }
 
+int virtio_vsock_set_tsi(struct virtio_vsock *v, const struct vsock_tsi_config *cfg)
+{
+	return vsock_mux_set_tsi(v->mux, cfg);
+}
+
 void virtio_vsock_poll(struct virtio_vsock *v)
 {
 	if (!v->active)

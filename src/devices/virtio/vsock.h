@@ -42,6 +42,8 @@ void virtio_vsock_stats(const struct virtio_vsock *v, struct virtio_vsock_stats 
  * virtio_vsock_poll() serves the queues and host sockets once on the
  * caller's thread.  Call before the device is activated. */
 void virtio_vsock_set_manual(struct virtio_vsock *v);
+/* Switches TSI on (before the guest runs); see backends/vsock/tsi.c. */
+int virtio_vsock_set_tsi(struct virtio_vsock *v, const struct vsock_tsi_config *cfg);
 void virtio_vsock_poll(struct virtio_vsock *v);
 
 #endif

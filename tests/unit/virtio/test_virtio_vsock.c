@@ -5,9 +5,13 @@
  * one tx chain per packet) against host unix sockets made by the test:
  * connects to mapped ports, data both ways, credit in both directions,
  * CREDIT_REQUEST, shutdown/close, RST for unknown ports, malformed and
- * hostile packets, the connection cap, host-initiated connections.
+ * hostile packets, the connection cap, host-initiated connections; TSI's
+ * control channel against host TCP/UDP sockets on 127.0.0.1 (connect,
+ * listen/accept, the port map, datagrams, hostile requests, the proxy cap).
  */
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -49,6 +53,8 @@ struct vt {
 };
 
 static struct vt t;
+/* up_with() switches TSI on with this when set. */
+static const struct vsock_tsi_config *tsi_cfg;
 
 static void make_paths(void)
 {
@@ -105,6 +111,8 @@ static void up_with(const struct vsock_limits *lim, bool dgram)
 	t.v = virtio_vsock_create(ports, 3, lim, &err);
 	CHECK(t.v != NULL);
 	CHECK_EQ(err, 0);
+	if (tsi_cfg)
+		CHECK_EQ(virtio_vsock_set_tsi(t.v, tsi_cfg), 0);
 	CHECK_EQ(vdrv_init(&t.d, virtio_vsock_ops(), t.v), 0);
 	CHECK_EQ(vdrv_r(&t.d, VIRTIO_MMIO_DEVICE_ID), 19);
 	uint64_t f = 1ull << VIRTIO_F_VERSION_1;
@@ -703,6 +711,433 @@ static void test_listen_path_in_use(void)
 	virtio_vsock_destroy(NULL);
 }
 
+/* ---- TSI ---------------------------------------------------------------- */
+
+#define TSI_CONNECT_OP 1025
+#define CTL_PORT 9000
+
+static void up_tsi(const struct vsock_tsi_config *cfg)
+{
+	tsi_cfg = cfg;
+	up_with(NULL, true);
+	tsi_cfg = NULL;
+}
+
+static void tsi_send(uint32_t src_port, uint32_t dst_port, const void *payload, uint32_t len)
+{
+	struct vsock_hdr h = hdr(src_port, dst_port, VIRTIO_VSOCK_OP_RW);
+
+	h.type = VSOCK_TYPE_DGRAM;
+	h.buf_alloc = 0;
+	send_pkt(h, payload, len);
+}
+
+static void put_le32(uint8_t *p, uint32_t v)
+{
+	v = htole32(v);
+	memcpy(p, &v, 4);
+}
+
+static uint32_t get_le32(const uint8_t *p)
+{
+	uint32_t v;
+
+	memcpy(&v, p, 4);
+	return le32toh(v);
+}
+
+static void proxy_create(uint32_t svm_port, uint16_t family, uint16_t type)
+{
+	uint8_t b[8];
+
+	put_le32(b, svm_port);
+	uint16_t f = htole16(family), ty = htole16(type);
+	memcpy(b + 4, &f, 2);
+	memcpy(b + 6, &ty, 2);
+	tsi_send(CTL_PORT, 1024, b, sizeof(b));
+}
+
+static struct sockaddr_in loopback(uint16_t port)
+{
+	return (struct sockaddr_in){ .sin_family = AF_INET, .sin_port = htons(port),
+				     .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+}
+
+/* CONNECT / SENDTO_ADDR payload: svm_port, addr_len, addr[128]. */
+static void addr_req(uint8_t b[136], uint32_t svm_port, const void *addr, uint32_t len)
+{
+	memset(b, 0, 136);
+	put_le32(b, svm_port);
+	put_le32(b + 4, len);
+	memcpy(b + 8, addr, len > 128 ? 128 : len);
+}
+
+/* The answer to op on CTL_PORT: its result (and payload in p). */
+static int32_t tsi_reply(uint32_t op, struct pkt *p)
+{
+	CHECK(recv_pkt(p, VDRV_TIMEOUT_MS));
+	CHECK_EQ(p->h.type, VSOCK_TYPE_DGRAM);
+	CHECK_EQ(p->h.op, VIRTIO_VSOCK_OP_RW);
+	CHECK_EQ(p->h.src_cid, VSOCK_HOST_CID);
+	CHECK_EQ(p->h.dst_cid, VSOCK_GUEST_CID);
+	CHECK_EQ(p->h.src_port, op);
+	CHECK_EQ(p->h.dst_port, CTL_PORT);
+	CHECK(p->h.len >= 4);
+	return (int32_t)get_le32(p->data);
+}
+
+static int32_t tsi_connect(uint32_t svm_port, const void *addr, uint32_t len)
+{
+	uint8_t b[136];
+	struct pkt p;
+
+	addr_req(b, svm_port, addr, len);
+	tsi_send(CTL_PORT, TSI_CONNECT_OP, b, sizeof(b));
+	return tsi_reply(TSI_CONNECT_OP, &p);
+}
+
+static int32_t tsi_listen(uint32_t svm_port, uint32_t backlog, const struct sockaddr_in *sa)
+{
+	uint8_t b[144] = { 0 };
+	struct pkt p;
+
+	put_le32(b, svm_port);
+	put_le32(b + 4, svm_port);
+	put_le32(b + 8, backlog);
+	put_le32(b + 12, sizeof(*sa));
+	memcpy(b + 16, sa, sizeof(*sa));
+	tsi_send(CTL_PORT, 1029, b, sizeof(b));
+	return tsi_reply(1029, &p);
+}
+
+static void tsi_accept_req(uint32_t svm_port, int32_t flags)
+{
+	uint8_t b[8];
+
+	put_le32(b, svm_port);
+	put_le32(b + 4, (uint32_t)flags);
+	tsi_send(CTL_PORT, 1030, b, sizeof(b));
+}
+
+static void tsi_release(uint32_t svm_port, uint32_t peer_port)
+{
+	uint8_t b[8];
+
+	put_le32(b, svm_port);
+	put_le32(b + 4, peer_port);
+	tsi_send(CTL_PORT, 1031, b, sizeof(b));
+}
+
+static int tcp_listener(uint16_t *port)
+{
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	struct sockaddr_in sa = loopback(0);
+	socklen_t len = sizeof(sa);
+
+	CHECK_EQ(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	CHECK_EQ(listen(fd, 8), 0);
+	CHECK_EQ(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
+	*port = ntohs(sa.sin_port);
+	return fd;
+}
+
+/* A loopback TCP port nobody listens on (bound, then closed). */
+static uint16_t free_port(void)
+{
+	uint16_t port;
+	int fd = tcp_listener(&port);
+
+	close(fd);
+	return port;
+}
+
+static const struct vsock_tsi_config tsi_inet = { .inet = true };
+
+static void test_tsi_connect(void)
+{
+	up_tsi(&tsi_inet);
+	uint16_t port;
+	int l = tcp_listener(&port);
+	struct sockaddr_in sa = loopback(port);
+	proxy_create(7000, AF_INET, SOCK_STREAM);
+	CHECK_EQ(tsi_connect(7000, &sa, sizeof(sa)), 0);
+	/* A second CONNECT on a connected proxy is refused. */
+	CHECK_EQ(tsi_connect(7000, &sa, sizeof(sa)), -EISCONN);
+	send_pkt(hdr(7000, 620, VIRTIO_VSOCK_OP_REQUEST), NULL, 0);
+	expect_op(620, 7000, VIRTIO_VSOCK_OP_RESPONSE);
+	int fd = accept4(l, NULL, NULL, SOCK_CLOEXEC);
+	CHECK(fd >= 0);
+	send_pkt(hdr(7000, 620, VIRTIO_VSOCK_OP_RW), "hello", 5);
+	char buf[8] = { 0 };
+	read_full(fd, buf, 5);
+	CHECK_STR(buf, "hello");
+	CHECK_EQ(write(fd, "world", 5), 5);
+	struct pkt p;
+	CHECK(recv_pkt(&p, VDRV_TIMEOUT_MS));
+	CHECK_EQ(p.h.op, VIRTIO_VSOCK_OP_RW);
+	CHECK_EQ(p.h.src_port, 620);
+	CHECK_EQ(p.h.dst_port, 7000);
+	CHECK_EQ(p.h.len, 5);
+	CHECK(memcmp(p.data, "world", 5) == 0);
+	/* GETNAME of the peer: the host listener's address. */
+	uint8_t g[12];
+	put_le32(g, 7000);
+	put_le32(g + 4, 620);
+	put_le32(g + 8, 1);
+	tsi_send(CTL_PORT, 1026, g, sizeof(g));
+	CHECK_EQ(tsi_reply(1026, &p), 0);
+	CHECK_EQ(p.h.len, 136);
+	CHECK_EQ(get_le32(p.data + 4), sizeof(sa));
+	struct sockaddr_in got;
+	memcpy(&got, p.data + 8, sizeof(got));
+	CHECK_EQ(got.sin_family, AF_INET);
+	CHECK_EQ(got.sin_port, sa.sin_port);
+	CHECK_EQ(got.sin_addr.s_addr, sa.sin_addr.s_addr);
+	/* Host EOF: SHUTDOWN to the guest, which closes; RST ends it. */
+	close(fd);
+	expect_op(620, 7000, VIRTIO_VSOCK_OP_SHUTDOWN);
+	struct vsock_hdr h = hdr(7000, 620, VIRTIO_VSOCK_OP_SHUTDOWN);
+	h.flags = 3;
+	send_pkt(h, NULL, 0);
+	expect_op(620, 7000, VIRTIO_VSOCK_OP_RST);
+	tsi_release(7000, 620);
+	close(l);
+	struct virtio_vsock_stats st = down();
+	CHECK_EQ(st.mux.bytes_to_host, 5);
+	CHECK_EQ(st.mux.tsi_refused, 0);
+}
+
+static void test_tsi_connect_refused(void)
+{
+	up_tsi(&tsi_inet);
+	struct sockaddr_in sa = loopback(free_port());
+	proxy_create(7010, AF_INET, SOCK_STREAM);
+	CHECK_EQ(tsi_connect(7010, &sa, sizeof(sa)), -ECONNREFUSED);
+	/* No connected socket: the stream to 620 is refused. */
+	send_pkt(hdr(7010, 620, VIRTIO_VSOCK_OP_REQUEST), NULL, 0);
+	expect_op(620, 7010, VIRTIO_VSOCK_OP_RST);
+	/* CONNECT for a port without a proxy: an error the guest sees. */
+	CHECK_EQ(tsi_connect(7011, &sa, sizeof(sa)), -ENOBUFS);
+	down();
+}
+
+/* The host client's connection reaches the guest as OP_REQUEST to vm_port;
+ * returns its host port. */
+static uint32_t expect_host_client(uint32_t vm_port)
+{
+	struct pkt p;
+
+	CHECK(recv_pkt(&p, VDRV_TIMEOUT_MS));
+	CHECK_EQ(p.h.type, VSOCK_TYPE_STREAM);
+	CHECK_EQ(p.h.op, VIRTIO_VSOCK_OP_REQUEST);
+	CHECK_EQ(p.h.dst_port, vm_port);
+	CHECK(p.h.src_port >= 1024);
+	return p.h.src_port;
+}
+
+static int tcp_connect(uint16_t port)
+{
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	struct sockaddr_in sa = loopback(port);
+
+	CHECK_EQ(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	return fd;
+}
+
+static void test_tsi_listen_accept(void)
+{
+	up_tsi(&tsi_inet);
+	uint16_t port = free_port();
+	struct sockaddr_in sa = loopback(port);
+	proxy_create(7100, AF_INET, SOCK_STREAM);
+	CHECK_EQ(tsi_listen(7100, 100000, &sa), 0);
+	struct pkt p;
+	tsi_accept_req(7100, 04000);
+	CHECK_EQ(tsi_reply(1030, &p), -EWOULDBLOCK);
+
+	/* Connection first, then ACCEPT: answered at once. */
+	int c = tcp_connect(port);
+	uint32_t hp = expect_host_client(7100);
+	send_pkt(hdr(7100, hp, VIRTIO_VSOCK_OP_RESPONSE), NULL, 0);
+	tsi_accept_req(7100, 0);
+	CHECK_EQ(tsi_reply(1030, &p), 0);
+	CHECK_EQ(write(c, "ping", 4), 4);
+	CHECK(recv_pkt(&p, VDRV_TIMEOUT_MS));
+	CHECK_EQ(p.h.op, VIRTIO_VSOCK_OP_RW);
+	CHECK_EQ(p.h.src_port, hp);
+	CHECK(memcmp(p.data, "ping", 4) == 0);
+	send_pkt(hdr(7100, hp, VIRTIO_VSOCK_OP_RW), "pong", 4);
+	char buf[8] = { 0 };
+	read_full(c, buf, 4);
+	CHECK_STR(buf, "pong");
+
+	/* ACCEPT first: answered when the guest has answered the next client. */
+	tsi_accept_req(7100, 0);
+	expect_nothing();
+	int c2 = tcp_connect(port);
+	uint32_t hp2 = expect_host_client(7100);
+	CHECK(hp2 != hp);
+	send_pkt(hdr(7100, hp2, VIRTIO_VSOCK_OP_RESPONSE), NULL, 0);
+	CHECK_EQ(tsi_reply(1030, &p), 0);
+
+	/* A second LISTEN on the same proxy, or one on a taken port, fails. */
+	CHECK_EQ(tsi_listen(7100, 5, &sa), -EINVAL);
+	proxy_create(7101, AF_INET, SOCK_STREAM);
+	CHECK_EQ(tsi_listen(7101, 5, &sa), -EADDRINUSE);
+	/* Release closes the host listener. */
+	tsi_release(7100, 620);
+	expect_nothing();
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	CHECK(connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0);
+	close(fd);
+	close(c);
+	close(c2);
+	down();
+}
+
+static void test_tsi_port_map(void)
+{
+	uint16_t host_port = free_port();
+	struct vsock_port_map map[] = { { host_port, 80 } };
+	struct vsock_tsi_config cfg = { .inet = true, .has_map = true, .map = map, .nr_map = 1 };
+	up_tsi(&cfg);
+	struct sockaddr_in sa = loopback(80);
+	proxy_create(7200, AF_INET, SOCK_STREAM);
+	CHECK_EQ(tsi_listen(7200, 5, &sa), 0);
+	int c = tcp_connect(host_port);
+	uint32_t hp = expect_host_client(7200);
+	send_pkt(hdr(7200, hp, VIRTIO_VSOCK_OP_RST), NULL, 0);
+	close(c);
+	/* With a map, an unmapped guest port is not exposed. */
+	struct sockaddr_in other = loopback(81);
+	proxy_create(7201, AF_INET, SOCK_STREAM);
+	CHECK_EQ(tsi_listen(7201, 5, &other), -EPERM);
+	down();
+}
+
+static void test_tsi_udp(void)
+{
+	up_tsi(&tsi_inet);
+	int u = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	struct sockaddr_in sa = loopback(0);
+	socklen_t len = sizeof(sa);
+	CHECK_EQ(bind(u, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	CHECK_EQ(getsockname(u, (struct sockaddr *)&sa, &len), 0);
+	proxy_create(7300, AF_INET, SOCK_DGRAM);
+	/* A payload before any destination is dropped. */
+	tsi_send(7300, 1028, "lost", 4);
+	uint8_t b[136];
+	addr_req(b, 7300, &sa, sizeof(sa));
+	tsi_send(CTL_PORT, 1027, b, sizeof(b));
+	tsi_send(7300, 1028, "ping", 4);
+	char buf[16] = { 0 };
+	struct sockaddr_in from;
+	len = sizeof(from);
+	CHECK_EQ(recvfrom(u, buf, sizeof(buf), 0, (struct sockaddr *)&from, &len), 4);
+	CHECK_STR(buf, "ping");
+	CHECK_EQ(sendto(u, "pong!", 5, 0, (struct sockaddr *)&from, len), 5);
+	struct pkt p;
+	CHECK(recv_pkt(&p, VDRV_TIMEOUT_MS));
+	CHECK_EQ(p.h.type, VSOCK_TYPE_DGRAM);
+	CHECK_EQ(p.h.op, VIRTIO_VSOCK_OP_RW);
+	CHECK_EQ(p.h.src_port, 7300);
+	CHECK_EQ(p.h.dst_port, 7300);
+	CHECK_EQ(p.h.len, 5);
+	CHECK(memcmp(p.data, "pong!", 5) == 0);
+
+	/* A connected datagram proxy: CONNECT, then payloads to (2, svm_port). */
+	proxy_create(7301, AF_INET, SOCK_DGRAM);
+	CHECK_EQ(tsi_connect(7301, &sa, sizeof(sa)), 0);
+	tsi_send(7301, 7301, "conn", 4);
+	memset(buf, 0, sizeof(buf));
+	CHECK_EQ(recvfrom(u, buf, sizeof(buf), 0, (struct sockaddr *)&from, &len), 4);
+	CHECK_STR(buf, "conn");
+	CHECK_EQ(sendto(u, "back", 4, 0, (struct sockaddr *)&from, len), 4);
+	CHECK(recv_pkt(&p, VDRV_TIMEOUT_MS));
+	CHECK_EQ(p.h.dst_port, 7301);
+	CHECK(memcmp(p.data, "back", 4) == 0);
+	tsi_release(7300, 620);
+	tsi_release(7301, 620);
+	close(u);
+	struct virtio_vsock_stats st = down();
+	CHECK_EQ(st.mux.dgram_dropped, 1);
+}
+
+static void test_tsi_malformed(void)
+{
+	up_tsi(&tsi_inet);
+	struct sockaddr_in sa = loopback(free_port());
+	uint8_t b[200] = { 0 };
+	proxy_create(7400, AF_INET, SOCK_STREAM);
+	/* Short and long payloads: no answer. */
+	addr_req(b, 7400, &sa, sizeof(sa));
+	tsi_send(CTL_PORT, TSI_CONNECT_OP, b, 135);
+	tsi_send(CTL_PORT, TSI_CONNECT_OP, b, 137);
+	tsi_send(CTL_PORT, 1024, b, 3);
+	expect_nothing();
+	/* Bad addr_len, bad family: answered with an error. */
+	struct pkt p;
+	addr_req(b, 7400, &sa, sizeof(sa));
+	put_le32(b + 4, 129);
+	tsi_send(CTL_PORT, TSI_CONNECT_OP, b, 136);
+	CHECK_EQ(tsi_reply(TSI_CONNECT_OP, &p), -EINVAL);
+	CHECK_EQ(tsi_connect(7400, &sa, 1), -EINVAL);
+	CHECK_EQ(tsi_connect(7400, &sa, 8), -EINVAL);
+	struct sockaddr_in6 sa6 = { .sin6_family = AF_INET6, .sin6_port = htons(1) };
+	CHECK_EQ(tsi_connect(7400, &sa6, sizeof(sa6)), -EAFNOSUPPORT);
+	/* Families and types TSI was not asked for get no proxy. */
+	proxy_create(7401, AF_UNIX, SOCK_STREAM);
+	proxy_create(7402, AF_INET, 5);
+	proxy_create(7403, 99, SOCK_STREAM);
+	CHECK_EQ(tsi_connect(7401, &sa, sizeof(sa)), -ENOBUFS);
+	CHECK_EQ(tsi_connect(7402, &sa, sizeof(sa)), -ENOBUFS);
+	/* Unknown opcode, a non-RW datagram, wrong CIDs, stray payloads: dropped. */
+	tsi_send(CTL_PORT, 1032, b, 8);
+	struct vsock_hdr h = hdr(CTL_PORT, 1024, VIRTIO_VSOCK_OP_REQUEST);
+	h.type = VSOCK_TYPE_DGRAM;
+	send_pkt(h, b, 8);
+	h = hdr(CTL_PORT, TSI_CONNECT_OP, VIRTIO_VSOCK_OP_RW);
+	h.type = VSOCK_TYPE_DGRAM;
+	h.src_cid = 7;
+	addr_req(b, 7400, &sa, sizeof(sa));
+	send_pkt(h, b, 136);
+	tsi_send(7400, 1028, "x", 1);
+	tsi_send(7999, 7999, "x", 1);
+	/* GETNAME and ACCEPT on nothing. */
+	uint8_t g[12] = { 0 };
+	put_le32(g, 7400);
+	tsi_send(CTL_PORT, 1026, g, sizeof(g));
+	CHECK_EQ(tsi_reply(1026, &p), -ENOTCONN);
+	tsi_accept_req(7400, 0);
+	CHECK_EQ(tsi_reply(1030, &p), -EINVAL);
+	expect_nothing();
+	struct virtio_vsock_stats st = down();
+	CHECK_EQ(st.wrong_cid, 1);
+	CHECK_EQ(st.mux.tsi_refused, 7);	/* 3 sizes, 3 proxies, 1 op */
+	CHECK_EQ(st.mux.dgram_dropped, 3);
+}
+
+static void test_tsi_proxy_cap(void)
+{
+	struct vsock_tsi_config cfg = { .inet = true, .max_proxies = 2 };
+	up_tsi(&cfg);
+	uint16_t port;
+	int l = tcp_listener(&port);
+	struct sockaddr_in sa = loopback(port);
+	proxy_create(7500, AF_INET, SOCK_STREAM);
+	proxy_create(7501, AF_INET, SOCK_STREAM);
+	proxy_create(7502, AF_INET, SOCK_STREAM);
+	CHECK_EQ(tsi_connect(7502, &sa, sizeof(sa)), -ENOBUFS);
+	CHECK_EQ(tsi_connect(7500, &sa, sizeof(sa)), 0);
+	/* A release makes room. */
+	tsi_release(7501, 620);
+	proxy_create(7502, AF_INET, SOCK_STREAM);
+	CHECK_EQ(tsi_connect(7502, &sa, sizeof(sa)), 0);
+	close(l);
+	struct virtio_vsock_stats st = down();
+	CHECK_EQ(st.mux.tsi_refused, 1);
+}
+
 int main(void)
 {
 	krun_log_configure(2, LOG_LVL_ERROR);
@@ -719,5 +1154,12 @@ int main(void)
 	RUN_TEST(test_host_initiated);
 	RUN_TEST(test_bulk_to_guest);
 	RUN_TEST(test_listen_path_in_use);
+	RUN_TEST(test_tsi_connect);
+	RUN_TEST(test_tsi_connect_refused);
+	RUN_TEST(test_tsi_listen_accept);
+	RUN_TEST(test_tsi_port_map);
+	RUN_TEST(test_tsi_udp);
+	RUN_TEST(test_tsi_malformed);
+	RUN_TEST(test_tsi_proxy_cap);
 	TEST_MAIN_END();
 }
