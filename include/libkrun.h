@@ -436,15 +436,21 @@ int32_t krun_set_net_mac(uint32_t ctx_id, uint8_t *const c_mac);
 /*
  * krun_set_port_map - choose which guest TCP ports TSI exposes on the host.
  *
- * @port_map: NULL-terminated array of "HOST_PORT:GUEST_PORT" strings.
+ * @port_map: NULL-terminated array of "HOST_PORT:GUEST_PORT" strings
+ *            (decimal 0..65535 each), or NULL for no map.
  *
- * Without this call every port the guest listens on is exposed under the
- * same number; an empty array exposes none.  Inside the guest, mapped
- * services are reachable under the host port number too.
+ * Calling this with the implicit vsock device switches TSI on for the
+ * guest's inet sockets (this libkrun does not make TSI the default yet).
+ * A guest listener on a TCP port is then exposed on the host: without a
+ * map (or with NULL) under its own number; with a map only the mapped
+ * guest ports, under their host numbers, and an empty array exposes none.
+ * Upstream's code exposes unmapped ports too, under their own numbers.
+ * Outgoing connections are not translated.  With an explicit device
+ * (krun_add_vsock) the map applies when its TSI bits switch TSI on.
  *
- * Returns 0; -EINVAL for a malformed entry, a duplicate host or guest port,
- * a NULL array (upstream crashes) or when a virtio-net interface was added;
- * -ENODEV when the vsock device is disabled; -ENOENT.
+ * Returns 0; -EINVAL for a malformed entry or a duplicate host or guest
+ * port (the previous map stays); -ENOSPC past 256 entries; -ENODEV when
+ * the vsock device is disabled; -ENOENT.
  */
 int32_t krun_set_port_map(uint32_t ctx_id, const char *const port_map[]);
 
@@ -804,10 +810,13 @@ int32_t krun_add_vsock_port2(uint32_t ctx_id,
  *                guest kernel forwards through TSI; 0 for none.
  *
  * Requires krun_disable_implicit_vsock() first.  Only one vsock device is
- * supported.  TSI is not implemented by this libkrun yet: the bits are
- * checked and recorded, the device is added (serving the
- * krun_add_vsock_port* mappings) and a warning is logged; the guest's inet
- * and unix sockets are not forwarded.
+ * supported.  With KRUN_TSI_HIJACK_INET the guest's TCP and UDP sockets
+ * reach the host's network through the VMM's own sockets (TSI; the kernel
+ * command line gets tsi_hijack and the guest init configures dummy0 with
+ * 203.0.113.1/24); KRUN_TSI_HIJACK_UNIX does the same for unix sockets
+ * (tsi_hijack_unix: the host connects to and binds the guest's paths on
+ * its own filesystem), only when the guest's root is the host's "/" (else
+ * a warning, and guest unix sockets stay local).
  *
  * Returns 0, -EEXIST (implicit device not disabled, or already added),
  * -EINVAL (unknown bits) or -ENOENT.
@@ -993,8 +1002,9 @@ int32_t krun_fs_add_overlay_dir(uint32_t ctx_id, const char *fs_tag,
  * with it TSI).  Needed before krun_add_vsock(); without krun_add_vsock()
  * there is then no vsock device and ports added before are ignored.
  *
- * This libkrun has no TSI yet, so its implicit device is only created when
- * krun_add_vsock_port* mapped a port.
+ * This libkrun does not make TSI the default yet: its implicit device is
+ * only created when krun_add_vsock_port* mapped a port or
+ * krun_set_port_map() was called (TSI for inet sockets).
  *
  * Returns 0 or -ENOENT.
  */

@@ -23,6 +23,8 @@
 #define CTX_MAX_CONSOLE_PORTS 7
 /* krun_add_vsock_port2 mappings (the mux's VSOCK_MAX_PORTS). */
 #define CTX_MAX_VSOCK_PORTS 64
+/* krun_set_port_map entries (the mux's VSOCK_TSI_MAX_PORT_MAP). */
+#define CTX_MAX_PORT_MAP 256
 #define CTX_MAX_STRV 4096	/* upstream scans arrays up to this many entries */
 
 struct ctx_share {
@@ -66,6 +68,10 @@ struct ctx_multiport {
 	uint32_t console_id;	/* what krun_add_virtio_console_multiport returned */
 	struct ctx_port ports[CTX_MAX_CONSOLE_PORTS];
 	unsigned int nr_ports;
+};
+
+struct ctx_port_map {
+	uint16_t host, guest;
 };
 
 struct ctx_vsock_port {
@@ -128,6 +134,12 @@ struct krun_ctx {
 	bool vsock_implicit_disabled;
 	bool vsock_explicit;	/* krun_add_vsock */
 	uint32_t tsi_features;
+	/* krun_set_port_map: called at all (with the implicit device, TSI is
+	 * on), and with a map (only mapped ports are exposed). */
+	bool port_map_called;
+	bool has_port_map;
+	struct ctx_port_map port_map[CTX_MAX_PORT_MAP];
+	unsigned int nr_port_map;
 };
 
 /* Creates a context with upstream's defaults; returns its id or -errno. */

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "api/overlays.h"
+#include "libkrun.h"
 #include "api/vsock.h"
 #include "backends/fs/fuse_server.h"
 #include "devices/virtio/block.h"
@@ -25,6 +26,7 @@
 #include "devices/virtio/rng.h"
 #include "init/init_blob.h"
 #include "init/workload.h"
+#include "kernel/cmdline.h"
 #include "kernel/krunfw.h"
 #include "util/log.h"
 #include "vmm/vm.h"
@@ -126,6 +128,19 @@ static bool has_root_share(const struct krun_ctx *c)
 	return false;
 }
 
+/* TSI's switches for the patched guest kernel (its parameters, so before
+ * any "--" of a caller's command line). */
+static int add_tsi_params(char *buf, size_t size, uint32_t tsi)
+{
+	if (tsi & KRUN_TSI_HIJACK_INET) {
+		int ret = cmdline_str_add_param(buf, size, "tsi_hijack");
+		if (ret)
+			return ret;
+	}
+	return tsi & KRUN_TSI_HIJACK_UNIX ? cmdline_str_add_param(buf, size, "tsi_hijack_unix")
+					  : 0;
+}
+
 static int build_cmdline(struct start_state *st)
 {
 	struct krun_ctx *c = st->ctx;
@@ -143,7 +158,8 @@ static int build_cmdline(struct start_state *st)
 			     DEFAULT_CMDLINE, console, quiet ? " quiet" : "",
 			     has_root_share(c) ? " rootfstype=virtiofs init=/init.krun" : "");
 	}
-	if (n < 0 || (size_t)n >= sizeof(st->cmdline)) {
+	if (n < 0 || (size_t)n >= sizeof(st->cmdline) ||
+	    add_tsi_params(st->cmdline, sizeof(st->cmdline), st->vsock ? vsock_tsi_flags(c) : 0)) {
 		log_error("kernel command line too long");
 		return -E2BIG;
 	}

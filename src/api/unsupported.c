@@ -58,12 +58,6 @@ KRUN_API int32_t krun_set_net_mac(uint32_t ctx_id, uint8_t *const c_mac)
 	return missing(__func__);
 }
 
-KRUN_API int32_t krun_set_port_map(uint32_t ctx_id, const char *const port_map[])
-{
-	UNUSED(ctx_id), UNUSED(port_map);
-	return missing(__func__);
-}
-
 /* Upstream builds without the GPU feature accept and ignore these. */
 KRUN_API int32_t krun_set_gpu_options(uint32_t ctx_id, uint32_t virgl_flags)
 {

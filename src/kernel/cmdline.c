@@ -172,6 +172,34 @@ int cmdline_add_virtio_mmio(struct cmdline *c, uint64_t base, uint32_t size,
 	return cmdline_append(c, tok);
 }
 
+/* Where "--" starts as a word of s, or the end of s. */
+static size_t params_end(const char *s)
+{
+	for (size_t i = 0; s[i]; i++)
+		if ((i == 0 || s[i - 1] == ' ') && strncmp(s + i, "--", 2) == 0 &&
+		    (s[i + 2] == ' ' || s[i + 2] == 0))
+			return i;
+	return strlen(s);
+}
+
+int cmdline_str_add_param(char *buf, size_t size, const char *param)
+{
+	size_t len = strlen(buf), at = params_end(buf), plen = strlen(param);
+	bool dashes = at < len;
+
+	if (len + plen + 1 >= size)
+		return -E2BIG;
+	/* "a -- b" -> "a p -- b"; "a" -> "a p"; "" -> "p". */
+	size_t gap = dashes || len == 0 ? 0 : 1;
+	memmove(buf + at + gap + plen + (dashes ? 1 : 0), buf + at, len - at + 1);
+	if (gap)
+		buf[at] = ' ';
+	memcpy(buf + at + gap, param, plen);
+	if (dashes)
+		buf[at + plen] = ' ';
+	return 0;
+}
+
 const char *cmdline_str(const struct cmdline *c)
 {
 	return c->buf;

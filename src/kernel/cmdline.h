@@ -43,6 +43,11 @@ int cmdline_replace_console(struct cmdline *c, const char *console_id);
 int cmdline_add_virtio_mmio(struct cmdline *c, uint64_t base, uint32_t size,
 			    unsigned int irq);
 
+/* On a plain string of size bytes (a caller's command line): puts the
+ * kernel parameter param before the first "--" word, after which the
+ * kernel passes everything to init, or at the end.  0 or -E2BIG. */
+int cmdline_str_add_param(char *buf, size_t size, const char *param);
+
 const char *cmdline_str(const struct cmdline *c);
 size_t cmdline_len(const struct cmdline *c);
 

@@ -77,7 +77,8 @@ static void test_add_vsock_rules(void)
 static void test_device_creation(void)
 {
 	int ret;
-	/* No ports, no krun_add_vsock: no device (until TSI exists). */
+	/* No ports, no krun_add_vsock, no port map: no device (TSI is not the
+	 * default yet). */
 	uint32_t c = (uint32_t)krun_create_ctx();
 	CHECK(device_of(c, &ret) == NULL);
 	CHECK_EQ(ret, 0);
@@ -119,6 +120,83 @@ static void test_device_creation(void)
 	CHECK_EQ(ret, 0);
 }
 
+static void test_port_map(void)
+{
+	uint32_t c = (uint32_t)krun_create_ctx();
+	const char *const ok[] = { "8080:80", "2222:22", "0:65535", NULL };
+	CHECK_EQ(krun_set_port_map(c, ok), 0);
+	struct krun_ctx *x = ctx_lock(c);
+	CHECK(x != NULL);
+	CHECK(x->has_port_map);
+	CHECK_EQ(x->nr_port_map, 3);
+	CHECK_EQ(x->port_map[0].host, 8080);
+	CHECK_EQ(x->port_map[0].guest, 80);
+	CHECK_EQ(x->port_map[2].guest, 65535);
+	ctx_unlock();
+	/* The implicit device with TSI for inet sockets. */
+	CHECK_EQ(vsock_tsi_flags(ctx_lock(c)), KRUN_TSI_HIJACK_INET);
+	ctx_unlock();
+
+	static const char *const bad[][3] = {
+		{ "80", NULL }, { "80:", NULL }, { ":80", NULL }, { "65536:1", NULL },
+		{ "1:2:3", NULL }, { "+1:2", NULL }, { " 1:2", NULL }, { "1:2x", NULL },
+		{ "", NULL }, { "1:2", "1:3" }, { "1:2", "3:2" }, { "000001:2", NULL },
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		CHECK_EQ(krun_set_port_map(c, bad[i]), -EINVAL);
+	/* A refused map leaves the previous one. */
+	x = ctx_lock(c);
+	CHECK_EQ(x->nr_port_map, 3);
+	ctx_unlock();
+	/* NULL: TSI without a map (every guest listener exposed as itself). */
+	CHECK_EQ(krun_set_port_map(c, NULL), 0);
+	x = ctx_lock(c);
+	CHECK(!x->has_port_map);
+	CHECK(x->port_map_called);
+	ctx_unlock();
+	krun_free_ctx(c);
+	CHECK_EQ(krun_set_port_map(c, ok), -ENOENT);
+
+	c = (uint32_t)krun_create_ctx();
+	krun_disable_implicit_vsock(c);
+	CHECK_EQ(krun_set_port_map(c, ok), -ENODEV);
+	/* An explicit device's TSI is what krun_add_vsock asked for. */
+	CHECK_EQ(krun_add_vsock(c, 0), 0);
+	CHECK_EQ(krun_set_port_map(c, ok), 0);
+	CHECK_EQ(vsock_tsi_flags(ctx_lock(c)), 0);
+	ctx_unlock();
+	int ret;
+	struct virtio_vsock *v = device_of(c, &ret);
+	CHECK(v != NULL);
+	virtio_vsock_destroy(v);
+
+	/* TSI on: the implicit device is created without any port. */
+	c = (uint32_t)krun_create_ctx();
+	CHECK_EQ(vsock_tsi_flags(ctx_lock(c)), 0);
+	ctx_unlock();
+	CHECK_EQ(krun_set_port_map(c, ok), 0);
+	v = device_of(c, &ret);
+	CHECK(v != NULL);
+	CHECK_EQ(ret, 0);
+	virtio_vsock_destroy(v);
+
+	/* Unix TSI needs the host's / as the guest's root. */
+	c = (uint32_t)krun_create_ctx();
+	krun_disable_implicit_vsock(c);
+	krun_add_vsock(c, KRUN_TSI_HIJACK_INET | KRUN_TSI_HIJACK_UNIX);
+	CHECK_EQ(krun_set_root(c, tmpdir), 0);
+	CHECK_EQ(vsock_tsi_flags(ctx_lock(c)), KRUN_TSI_HIJACK_INET);
+	ctx_unlock();
+	krun_free_ctx(c);
+	c = (uint32_t)krun_create_ctx();
+	krun_disable_implicit_vsock(c);
+	krun_add_vsock(c, KRUN_TSI_HIJACK_UNIX);
+	CHECK_EQ(krun_set_root(c, "/"), 0);
+	CHECK_EQ(vsock_tsi_flags(ctx_lock(c)), KRUN_TSI_HIJACK_UNIX);
+	ctx_unlock();
+	krun_free_ctx(c);
+}
+
 int main(void)
 {
 	if (!mkdtemp(tmpdir))
@@ -127,6 +205,7 @@ int main(void)
 	RUN_TEST(test_add_port_arguments);
 	RUN_TEST(test_add_vsock_rules);
 	RUN_TEST(test_device_creation);
+	RUN_TEST(test_port_map);
 	rmdir(tmpdir);
 	TEST_MAIN_END();
 }

@@ -155,6 +155,30 @@ static void test_virtio_mmio(void)
 	CHECK_EQ(cmdline_len(&c), 0);
 }
 
+static void test_str_add_param(void)
+{
+	static const struct {
+		const char *in, *out;
+	} cases[] = {
+		{ "quiet console=hvc0", "quiet console=hvc0 p" },
+		{ "a -- x y", "a p -- x y" },
+		{ "-- x", "p -- x" },
+		{ "a --x b--", "a --x b-- p" },
+		{ "a --", "a p --" },
+		{ "", "p" },
+	};
+	char b[32];
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		strcpy(b, cases[i].in);
+		CHECK_EQ(cmdline_str_add_param(b, sizeof(b), "p"), 0);
+		CHECK_STR(b, cases[i].out);
+	}
+	strcpy(b, "0123456789012345678901234");
+	CHECK_EQ(cmdline_str_add_param(b, sizeof(b), "tsi_hijack"), -E2BIG);
+	CHECK_STR(b, "0123456789012345678901234");
+}
+
 int main(void)
 {
 	RUN_TEST(test_basic);
@@ -167,5 +191,6 @@ int main(void)
 	RUN_TEST(test_replace_console_absent_or_last);
 	RUN_TEST(test_replace_console_limit);
 	RUN_TEST(test_virtio_mmio);
+	RUN_TEST(test_str_add_param);
 	TEST_MAIN_END();
 }
