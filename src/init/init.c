@@ -12,11 +12,13 @@
  * With KRUN_INIT_PID1=1 the workload replaces init instead (as upstream):
  * its exit ends the VM and no status is reported.
  */
+#include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
 #include <net/if.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -392,6 +394,10 @@ static int load_config(const char *path, struct init_config *cfg)
 	return 0;
 }
 
+/* The config's own "hostname" (OCI), for set_hostname: it points into the
+ * config buffer, which stays allocated. */
+static const char *config_hostname;
+
 /* Upstream's precedence: krun_set_exec's argv, krun_set_workdir and the
  * job's environment win over the config (but for HOME and TERM). */
 static int apply_config(struct workload_view *job)
@@ -413,6 +419,7 @@ static int apply_config(struct workload_view *job)
 	}
 	if (!job->workdir)
 		job->workdir = cfg.cwd;
+	config_hostname = cfg.hostname;
 	ret = 0;
 	if (cfg.envp) {
 		env = init_merge_env(job->envp, cfg.envp);
@@ -439,6 +446,8 @@ static void set_hostname(const struct workload_view *job)
 	if (!name || !name[0])
 		name = init_env_get(job->envp, "HOSTNAME");
 	if (!name || !name[0])
+		name = config_hostname;
+	if (!name || !name[0])
 		name = INIT_DEFAULT_HOSTNAME;
 	if (sethostname(name, strlen(name)))
 		msg("warning: sethostname: %s", strerror(errno));
@@ -463,6 +472,71 @@ static void bring_up_loopback(void)
 		}
 	}
 	msg("warning: loopback up: %s", strerror(errno));
+	close(fd);
+}
+
+/* Whether word is a kernel parameter (a word of /proc/cmdline before any
+ * "--": after it the words are init's). */
+static bool kernel_param(const char *word)
+{
+	char buf[4096];
+	int fd = open("/proc/cmdline", O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return false;
+	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return false;
+	buf[n] = 0;
+	char *save = NULL;
+	for (char *w = strtok_r(buf, " \n", &save); w; w = strtok_r(NULL, " \n", &save)) {
+		if (strcmp(w, "--") == 0)
+			return false;
+		if (strcmp(w, word) == 0)
+			return true;
+	}
+	return false;
+}
+
+static int set_inet(int fd, struct ifreq *ifr, unsigned long req, const char *addr)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET };
+
+	inet_pton(AF_INET, addr, &sin.sin_addr);
+	memcpy(&ifr->ifr_addr, &sin, sizeof(sin));
+	return ioctl(fd, req, ifr);
+}
+
+/*
+ * With TSI (tsi_hijack) the guest has no network card, yet programs look
+ * for a configured one before they try to connect: dummy0 gets upstream's
+ * 203.0.113.1/24.  There is no default route, so connects to anything
+ * outside the guest fail locally and the kernel hands them to TSI.
+ */
+static void bring_up_tsi_dummy(void)
+{
+	struct ifreq ifr = { 0 };
+
+	if (!kernel_param("tsi_hijack"))
+		return;
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return;
+	strcpy(ifr.ifr_name, "dummy0");
+	/* A kernel without the dummy driver: nothing to configure. */
+	if (ioctl(fd, SIOCGIFFLAGS, &ifr) < 0) {
+		close(fd);
+		return;
+	}
+	short flags = ifr.ifr_flags;
+	if (set_inet(fd, &ifr, SIOCSIFADDR, "203.0.113.1") < 0 ||
+	    set_inet(fd, &ifr, SIOCSIFNETMASK, "255.255.255.0") < 0) {
+		msg("warning: dummy0 address: %s", strerror(errno));
+	}
+	ifr.ifr_flags = flags | IFF_UP;
+	if (ioctl(fd, SIOCSIFFLAGS, &ifr) < 0)
+		msg("warning: dummy0 up: %s", strerror(errno));
 	close(fd);
 }
 
@@ -909,6 +983,7 @@ static int run(int argc, char **argv)
 		return INIT_EXIT_SETUP;
 	set_hostname(&job);
 	bring_up_loopback();
+	bring_up_tsi_dummy();
 	if (job.flags & WORKLOAD_F_REPORT_BOOT_TIME)
 		report_boot_time();
 	if (exec_as_pid1(&job))
