@@ -112,6 +112,21 @@ static int job_object(struct init_config *cfg, const struct json_node **obj)
 	return 0;
 }
 
+/* An OCI runtime config names the container's hostname at its top level
+ * (crun sets no HOSTNAME variable for it). */
+static int extract_hostname(struct init_config *cfg)
+{
+	static const char *const keys[] = { "hostname", NULL };
+	const struct json_node *n = field(cfg, &cfg->doc.nodes[0], keys);
+	int ret = n ? check_string(cfg, n, n->key) : 0;
+
+	if (!ret && n && n->len > INIT_CONFIG_MAX_HOSTNAME)
+		ret = bad(cfg, n->key, "is longer than 64 bytes");
+	if (!ret)
+		cfg->hostname = n && n->len ? n->str : NULL;
+	return ret;
+}
+
 static int extract(struct init_config *cfg)
 {
 	static const char *const args_keys[] = { "args", "cmd", NULL };
@@ -136,6 +151,8 @@ static int extract(struct init_config *cfg)
 	    (ret = join_strings(cfg, env, NULL, &cfg->envp, &cfg->envc)))
 		return ret;
 	cfg->cwd = cwd && cwd->len ? cwd->str : NULL;
+	if ((ret = extract_hostname(cfg)))
+		return ret;
 	return check_env(cfg, env);
 }
 

@@ -11,8 +11,9 @@
  *                                    "Env": [...], "WorkingDir": "..."}}
  *   flat                 the same keys at the top level
  * In each, argv is Entrypoint followed by args (or Cmd), env entries are
- * "KEY=VALUE", cwd is cwd (or WorkingDir).  null, a missing key, "" (cwd)
- * and [] (argv) all mean "not given".  Any other type is an error.
+ * "KEY=VALUE", cwd is cwd (or WorkingDir).  An OCI config's top-level
+ * "hostname" is the guest's hostname.  null, a missing key, "" (cwd,
+ * hostname) and [] (argv) all mean "not given".  Any other type is an error.
  */
 #ifndef KRUN_INIT_CONFIG_H
 #define KRUN_INIT_CONFIG_H
@@ -24,11 +25,14 @@
 
 /* The guest init refuses a larger file without parsing it. */
 #define INIT_CONFIG_MAX_SIZE (1u << 20)
+/* A hostname longer than the kernel's is an error, not a truncation. */
+#define INIT_CONFIG_MAX_HOSTNAME 64u
 
 struct init_config {
 	const char **argv;	/* NULL-terminated; NULL when the config has none */
 	const char **envp;	/* NULL-terminated; NULL when the config has none */
 	const char *cwd;	/* NULL when absent */
+	const char *hostname;	/* OCI top-level "hostname"; NULL when absent */
 	size_t argc;
 	size_t envc;
 	/* On failure: why, the key it is about as the file spells it (or

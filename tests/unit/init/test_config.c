@@ -270,9 +270,11 @@ static void test_config_oci(void)
 	CHECK_EQ(config("{\"ociVersion\":\"1.0.2\",\"process\":{\"terminal\":false,"
 			"\"user\":{\"uid\":0},\"args\":[\"/bin/sh\",\"-c\",\"echo hi\"],"
 			"\"env\":[\"PATH=/bin\",\"A=b=c\"],\"cwd\":\"/work\"},"
-			"\"root\":{\"path\":\"rootfs\"},\"Cmd\":[\"ignored\"]}",
+			"\"root\":{\"path\":\"rootfs\"},\"hostname\":\"oci-host\","
+			"\"Cmd\":[\"ignored\"]}",
 			&cfg, &copy),
 		 0);
+	CHECK_STR(cfg.hostname, "oci-host");
 	check_strv(cfg.argv, argv);
 	CHECK_EQ(cfg.argc, 3);
 	check_strv(cfg.envp, env);
@@ -386,6 +388,10 @@ static void test_config_errors(void)
 			   "has an entry that is not KEY=VALUE");
 	check_config_error("{\"env\":[null]}", -EINVAL, "env", "is not an array of strings");
 	check_config_error("{\"cwd\":7}", -EINVAL, "cwd", "is not a string");
+	check_config_error("{\"hostname\":[]}", -EINVAL, "hostname", "is not a string");
+	check_config_error("{\"Hostname\":\"0123456789012345678901234567890123456789"
+			   "01234567890123456789012345\"}",
+			   -EINVAL, "Hostname", "is longer than 64 bytes");
 	check_config_error("{\"WorkingDir\":[\"/\"]}", -EINVAL, "WorkingDir", "is not a string");
 	check_config_error("{\"args\":[\"a\\u0000b\"]}", -EINVAL, "args",
 			   "contains a NUL character");
