@@ -567,6 +567,7 @@ static void do_sendto_addr(struct vsock_tsi *t, struct proxy *p, const uint8_t *
 
 	if (!p || p->type != SOCK_DGRAM || (p->state != P_IDLE && p->state != P_DGRAM) ||
 	    parse_addr(p, b + 8, get32(b + 4), &a) || open_dgram(t, p)) {
+		log_debug("tsi: SENDTO_ADDR for guest port %u refused", get32(b));
 		t->stats->tsi_refused++;
 		return;
 	}
@@ -686,6 +687,7 @@ static void control(struct vsock_tsi *t, const struct vsock_hdr *h, const struct
 		return;
 	}
 	t->stats->tsi_requests++;
+	log_debug("tsi: request %u for guest port %u", h->dst_port, get32(b));
 	uint32_t ctl = h->src_port;
 	struct proxy *p = h->dst_port == OP_PROXY_CREATE ? NULL : proxy_find(t, get32(b));
 	switch (h->dst_port) {
@@ -737,6 +739,8 @@ static void guest_datagram(struct vsock_tsi *t, const struct vsock_hdr *h,
 	bool to_dst = h->dst_port == OP_SENDTO_DATA;
 
 	if (!p || p->type != SOCK_DGRAM || p->state != P_DGRAM || (to_dst && !p->dst_len)) {
+		log_debug("tsi: datagram from guest port %u to %u matches no datagram proxy",
+			  h->src_port, h->dst_port);
 		t->stats->dgram_dropped++;
 		return;
 	}

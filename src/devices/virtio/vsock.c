@@ -180,6 +180,8 @@ static void tx_packet(struct virtio_vsock *v, const struct vq_chain *c)
 		return;
 	}
 	if (h.src_cid != VSOCK_GUEST_CID || h.dst_cid != VSOCK_HOST_CID) {
+		log_debug("vsock: packet from CID %llu to CID %llu dropped",
+			  (unsigned long long)h.src_cid, (unsigned long long)h.dst_cid);
 		v->stats.wrong_cid++;
 		return;
 	}
@@ -195,6 +197,7 @@ static void tx_packet(struct virtio_vsock *v, const struct vq_chain *c)
 	} else if (h.type == VSOCK_TYPE_DGRAM && v->dgram) {
 		vsock_mux_guest_dgram(v->mux, &h, v->payload, n);
 	} else {
+		log_debug("vsock: packet of type %u dropped", h.type);
 		v->stats.bad_type++;
 	}
 }
