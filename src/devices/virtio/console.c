@@ -290,22 +290,6 @@ static struct virtqueue *queue(struct virtio_console *con, unsigned int q)
 	return &con->dev->queues[q];
 }
 
-/* 1: chain taken, 0: queue empty and notifications re-armed, <0: broken. */
-static int pop(struct virtio_console *con, unsigned int q, struct vq_chain *c)
-{
-	struct virtqueue *vq = queue(con, q);
-
-	for (;;) {
-		int ret = vq_pop(vq, c);
-		if (ret < 0)
-			virtio_mmio_set_broken(con->dev);
-		if (ret != 0)
-			return ret;
-		if (!vq_enable_notify(vq))
-			return 0;
-	}
-}
-
 /* ---- control queue ------------------------------------------------------ */
 
 static void ctrl_queue_msg(struct virtio_console *con, uint32_t id, uint16_t event,
@@ -355,7 +339,7 @@ static void ctrl_flush(struct virtio_console *con)
 	bool pushed = false;
 
 	while (con->ctrl_count) {
-		if (pop(con, CTRL_RX_Q, &con->ctrl_chain) <= 0)
+		if (virtio_mmio_pop(con->dev, CTRL_RX_Q, &con->ctrl_chain) <= 0)
 			break;
 		size_t n = ctrl_build(con, &con->ctrl[con->ctrl_head], buf);
 		size_t done = vq_chain_write(&con->ctrl_chain, 0, buf, n);
@@ -433,7 +417,7 @@ static void ctrl_handle(struct virtio_console *con, const struct virtio_console_
 
 static void ctrl_tx_service(struct virtio_console *con)
 {
-	while (pop(con, CTRL_TX_Q, &con->ctrl_chain) > 0) {
+	while (virtio_mmio_pop(con->dev, CTRL_TX_Q, &con->ctrl_chain) > 0) {
 		struct virtio_console_control h;
 		size_t n = vq_chain_read(&con->ctrl_chain, 0, &h, sizeof(h));
 
@@ -486,7 +470,7 @@ static void rx_service(struct virtio_console *con, unsigned int id)
 
 	while (rx_wanted(p)) {
 		if (!p->rx_held) {
-			if (pop(con, rx_queue(id), &p->rx_chain) <= 0) {
+			if (virtio_mmio_pop(con->dev, rx_queue(id), &p->rx_chain) <= 0) {
 				in_arm(con, p, id, false);
 				break;
 			}
@@ -574,7 +558,7 @@ static void tx_service(struct virtio_console *con, unsigned int id)
 				kick_evt(con->dev->queue_evt[tx_queue(id)]);
 				break;
 			}
-			if (pop(con, tx_queue(id), &p->tx_chain) <= 0)
+			if (virtio_mmio_pop(con->dev, tx_queue(id), &p->tx_chain) <= 0)
 				break;
 			p->tx_held = true;
 			p->tx_seg = 0;

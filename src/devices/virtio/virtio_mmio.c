@@ -148,6 +148,21 @@ void virtio_mmio_set_broken(struct virtio_mmio_dev *dev)
 	raise_irq(dev, VIRTIO_MMIO_INT_CONFIG);
 }
 
+int virtio_mmio_pop(struct virtio_mmio_dev *dev, unsigned int q, struct vq_chain *c)
+{
+	struct virtqueue *vq = &dev->queues[q];
+
+	for (;;) {
+		int ret = vq_pop(vq, c);
+		if (ret < 0)
+			virtio_mmio_set_broken(dev);
+		if (ret != 0)
+			return ret;
+		if (!vq_enable_notify(vq))
+			return 0;
+	}
+}
+
 static struct virtqueue *sel_queue(struct virtio_mmio_dev *dev)
 {
 	if (dev->queue_sel >= dev->ops->num_queues)

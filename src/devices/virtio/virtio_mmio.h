@@ -87,6 +87,13 @@ void virtio_mmio_notify_config(struct virtio_mmio_dev *dev);
 /* A guest protocol violation: set DEVICE_NEEDS_RESET and tell the driver.
  * Safe from device threads (lock-free). */
 void virtio_mmio_set_broken(struct virtio_mmio_dev *dev);
+/*
+ * Takes the next chain of queue q, re-arming notifications (and looking
+ * again) when the queue is empty, so no buffer added meanwhile is missed.
+ * 1: chain taken, 0: queue empty and notifications re-armed, <0: malformed
+ * chain (the device is then marked broken).
+ */
+int virtio_mmio_pop(struct virtio_mmio_dev *dev, unsigned int q, struct vq_chain *c);
 
 /*
  * Starts a device's worker thread with every signal blocked: process

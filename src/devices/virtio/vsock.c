@@ -104,22 +104,6 @@ _Static_assert(sizeof(struct virtio_vsock_hdr) == VSOCK_HDR_SIZE, "vsock header 
 
 /* ---- queues ------------------------------------------------------------- */
 
-/* 1: chain taken, 0: queue empty and notifications re-armed, <0: broken. */
-static int pop(struct virtio_vsock *v, unsigned int q, struct vq_chain *c)
-{
-	struct virtqueue *vq = &v->dev->queues[q];
-
-	for (;;) {
-		int ret = vq_pop(vq, c);
-		if (ret < 0)
-			virtio_mmio_set_broken(v->dev);
-		if (ret != 0)
-			return ret;
-		if (!vq_enable_notify(vq))
-			return 0;
-	}
-}
-
 static void rx_service(struct virtio_vsock *v)
 {
 	struct vq_chain *c = &v->rx_chain;
@@ -127,7 +111,7 @@ static void rx_service(struct virtio_vsock *v)
 
 	while (vsock_mux_rx_pending(v->mux)) {
 		if (!v->rx_held) {
-			if (pop(v, RX_Q, c) <= 0)
+			if (virtio_mmio_pop(v->dev, RX_Q, c) <= 0)
 				break;
 			v->rx_held = true;
 		}
@@ -206,7 +190,7 @@ static void tx_service(struct virtio_vsock *v)
 {
 	unsigned int served = 0;
 
-	while (served < TX_BATCH && pop(v, TX_Q, &v->tx_chain) > 0) {
+	while (served < TX_BATCH && virtio_mmio_pop(v->dev, TX_Q, &v->tx_chain) > 0) {
 		tx_packet(v, &v->tx_chain);
 		vq_push(&v->dev->queues[TX_Q], v->tx_chain.head, 0);
 		served++;
