@@ -70,7 +70,9 @@ struct start_state {
 	struct raw_tty raw[1 + CTX_MAX_CONSOLES * CTX_MAX_CONSOLE_PORTS];
 	unsigned int nr_raw;
 	int signal_pipe[2];		/* host signals -> guest init, one byte each */
+	int signal_port;		/* its console port; -1: none */
 	int signal_fd;
+	struct vm *vm;
 	sigset_t saved_mask;
 	bool mask_saved;
 };
@@ -350,7 +352,8 @@ static int add_console_ports(struct start_state *st, int in, int out, int err)
 	if (ret >= 0 && err >= 0 && !isatty(err))
 		ret = virtio_console_add_port(con, "krun-stderr", -1, err, false);
 	if (ret >= 0)
-		ret = virtio_console_add_port(con, "krun-signals", st->signal_pipe[0], -1, false);
+		ret = st->signal_port =
+			virtio_console_add_port(con, "krun-signals", st->signal_pipe[0], -1, false);
 	st->size_fd = first_tty(in, out, err);
 	if (tty_in >= 0)
 		st->raw[st->nr_raw++].fd = tty_in;
@@ -367,8 +370,8 @@ static int add_output_file_console(struct start_state *st, const char *path)
 	}
 	int ret = virtio_console_add_port(st->console, NULL, -1, fd, true);
 	if (ret >= 0)
-		ret = virtio_console_add_port(st->console, "krun-signals", st->signal_pipe[0], -1,
-					      false);
+		ret = st->signal_port = virtio_console_add_port(st->console, "krun-signals",
+								st->signal_pipe[0], -1, false);
 	close(fd);
 	return ret < 0 ? ret : 0;
 }
@@ -523,6 +526,16 @@ static void on_host_signal(void *opaque)
 			continue;
 		}
 		uint8_t sig = (uint8_t)si.ssi_signo;
+		/* Until the init reads its signal port (a kernel still booting, or
+		 * one that never gets there) nothing in the guest would act on
+		 * it: the signal ends the VM, as it would end a process. */
+		if (st->signal_port < 0 ||
+		    !virtio_console_port_guest_open(st->console, (unsigned int)st->signal_port)) {
+			log_warn("signal %u before the guest init listens for signals: stopping the VM",
+				 sig);
+			vm_request_stop(st->vm, 128 + sig);
+			continue;
+		}
 		log_debug("relaying signal %u to the workload", sig);
 		if (st->signal_pipe[1] >= 0 && write(st->signal_pipe[1], &sig, 1) < 0)
 			log_warn("cannot relay signal %u: %s", sig, strerror(errno));
@@ -550,6 +563,7 @@ static int watch_signals(struct start_state *st, struct vm *vm)
 		return -errno;
 	pthread_sigmask(SIG_BLOCK, &set, &st->saved_mask);
 	st->mask_saved = true;
+	st->vm = vm;
 	return vm_watch_fd(vm, st->signal_fd, on_host_signal, st);
 }
 
@@ -647,7 +661,7 @@ int start_enter(struct krun_ctx *ctx)
 	}
 	struct start_state st = {
 		.ctx = ctx, .serial_fd = -1, .size_fd = -1,
-		.signal_pipe = {-1, -1}, .signal_fd = -1, .console_gate = -1,
+		.signal_pipe = {-1, -1}, .signal_port = -1, .signal_fd = -1, .console_gate = -1,
 	};
 	st.cfg.nr_vcpus = ctx->nr_vcpus;
 	st.cfg.ram_bytes = (uint64_t)ctx->ram_mib << 20;

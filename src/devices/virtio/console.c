@@ -406,13 +406,18 @@ static void ctrl_handle(struct virtio_console *con, const struct virtio_console_
 			kick_evt(con->gate_fd);
 			con->gate_signalled = true;
 		}
-		con->ports[id].guest_open = value;
+		__atomic_store_n(&con->ports[id].guest_open, value != 0, __ATOMIC_RELEASE);
 		port_service(con, id);
 		break;
 	default:
 		log_debug("console: ignored control event %u", event);
 		break;
 	}
+}
+
+bool virtio_console_port_guest_open(struct virtio_console *con, unsigned int id)
+{
+	return id < con->nr_ports && __atomic_load_n(&con->ports[id].guest_open, __ATOMIC_ACQUIRE);
 }
 
 static void ctrl_tx_service(struct virtio_console *con)
@@ -742,7 +747,8 @@ static void console_read_config(void *opaque, uint32_t offset, void *data, uint3
 
 static void reset_port_state(struct port *p)
 {
-	p->ready = p->guest_open = p->in_eof = false;
+	p->ready = p->in_eof = false;
+	__atomic_store_n(&p->guest_open, false, __ATOMIC_RELEASE);
 	p->console_deferred = false;
 	p->in_armed = p->out_armed = p->out_failed = false;
 	p->rx_held = p->tx_held = false;

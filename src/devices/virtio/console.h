@@ -42,6 +42,10 @@ void virtio_console_destroy(struct virtio_console *con);
 int virtio_console_add_port(struct virtio_console *con, const char *name, int in_fd,
 			    int out_fd, bool is_console);
 
+/* Whether the guest has the port open (some process in it reads it).  Safe
+ * from any thread. */
+bool virtio_console_port_guest_open(struct virtio_console *con, unsigned int id);
+
 /* Terminal size shown in config space and sent as RESIZE to console ports.
  * Safe from any thread (e.g. a SIGWINCH-driven one). */
 int virtio_console_resize(struct virtio_console *con, uint16_t cols, uint16_t rows);

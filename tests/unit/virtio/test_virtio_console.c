@@ -414,6 +414,32 @@ static void test_full_pipe_blocks_port(void)
 	close_pipes();
 }
 
+/* Whether a port is open in the guest decides whether the VMM may relay a
+ * host signal through it, or must end the VM itself. */
+static bool wait_guest_open(uint32_t id, bool want)
+{
+	int64_t end = vdrv_now_ms() + VDRV_TIMEOUT_MS;
+	while (virtio_console_port_guest_open(t.con, id) != want && vdrv_now_ms() < end)
+		usleep(1000);
+	return virtio_console_port_guest_open(t.con, id) == want;
+}
+
+static void test_guest_open_state(void)
+{
+	make_ports();
+	up(true);
+	CHECK(!virtio_console_port_guest_open(t.con, P_IN));
+	handshake();
+	for (uint32_t i = 0; i < NPORTS; i++)
+		CHECK(wait_guest_open(i, true));
+	ctrl_send(P_IN, VIRTIO_CONSOLE_PORT_OPEN, 0);
+	CHECK(wait_guest_open(P_IN, false));
+	CHECK(virtio_console_port_guest_open(t.con, P_OUT));
+	CHECK(!virtio_console_port_guest_open(t.con, NPORTS + 1));
+	down();
+	close_pipes();
+}
+
 static void test_single_port_mode(void)
 {
 	char buf[8];
@@ -491,6 +517,7 @@ int main(void)
 	RUN_TEST(test_data_and_eof);
 	RUN_TEST(test_no_spin_without_rx_buffers);
 	RUN_TEST(test_full_pipe_blocks_port);
+	RUN_TEST(test_guest_open_state);
 	RUN_TEST(test_single_port_mode);
 	RUN_TEST(test_broken_tx_chain);
 	RUN_TEST(test_add_port_errors);
