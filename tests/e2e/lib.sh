@@ -19,7 +19,7 @@ run() {
 	local opts=()
 	while [ "$1" != "--" ]; do opts+=("$1"); shift; done
 	shift
-	timeout 300 "$krun" "${opts[@]}" "$root" "$@" <"${stdin_file:-/dev/null}" \
+	timeout -k 10 300 "$krun" "${opts[@]}" "$root" "$@" <"${stdin_file:-/dev/null}" \
 		>"$work/out" 2>"$work/err"
 	rc=$?
 }

@@ -4,6 +4,7 @@
 # and check from its console what a user would: the kernel version, the CPUs
 # it brought up, the memory it saw, and that the VM ends by itself with
 # status 0 when the kernel reboots (no root filesystem: panic=-1 reboots).
+# A SIGTERM before the init runs ends the VM.
 set -u
 probe=${1:?boot_probe}
 export KRUN_KRUNFW_PATH=${2:?libkrunfw.so.5}
@@ -16,7 +17,7 @@ result() { # status name [detail]
 
 boot() { # vcpus ram [kernel]
 	local log=$out/boot-$1-$2.log
-	timeout 300 "$probe" "$@" >"$log" 2>"$log.err"
+	timeout -k 10 300 "$probe" "$@" >"$log" 2>"$log.err"
 	echo $? >"$log.status"
 }
 
@@ -65,3 +66,25 @@ for kernel in "${3:-}" "${4:-}"; do
 	[ "$(cat "$log.status")" -eq 0 ]
 	result $? "$name: VM ends by itself with status 0" "status $(cat "$log.status")"
 done
+
+# SIGTERM while the kernel still boots (no init listens for signals yet):
+# the VM ends at once with 128+15, as a process would; it used to be
+# swallowed, waiting for an init that a hung boot never starts.
+log=$out/sigterm.log
+"$probe" 1 128 >"$log" 2>"$log.err" &
+pid=$!
+# The kernel's first line shows the VM runs (a signal before the VMM
+# blocks it would end the process the ordinary way, proving nothing).
+waited=0
+until grep -q "Linux version" "$log" || [ "$waited" -ge 600 ]; do sleep 0.1; waited=$((waited + 1)); done
+kill -TERM "$pid"
+waited=0
+while kill -0 "$pid" 2>/dev/null && [ "$waited" -lt 60 ]; do sleep 0.5; waited=$((waited + 1)); done
+kill -KILL "$pid" 2>/dev/null
+wait "$pid"
+status=$?
+[ "$status" -eq 143 ]
+result $? "boot_sigterm: SIGTERM during boot ends the VM with status 143 within 30 s" \
+	"status $status; $(grep -m1 'signal' "$log.err")"
+grep -q "before the guest init listens for signals: stopping the VM" "$log.err"
+result $? "boot_sigterm: the VMM says why it stopped"

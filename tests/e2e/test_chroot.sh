@@ -26,7 +26,7 @@ trap 'umount "$root/proc" "$root/dev/kvm"; rm -rf "$work"' EXIT
 
 check "the chroot holds neither library" \
 	[ -z "$(find "$root" -name 'libkrun*.so*' -print -quit)" ]
-timeout 300 "$probe" "$root" 'echo inside the VM; ls /dev/kvm 2>&1; exit 42' \
+timeout -k 10 300 "$probe" "$root" 'echo inside the VM; ls /dev/kvm 2>&1; exit 42' \
 	>"$work/out" 2>"$work/err" </dev/null
 rc=$?
 check "VM started after chroot runs its workload" grep -qx "inside the VM" "$work/out"

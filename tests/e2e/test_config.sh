@@ -29,7 +29,7 @@ mkdir -p "$root/work/oci" "$root/work/img" "$root/cfg"
 # probe [NAME=VALUE...]: config_probe on $root with exactly this environment
 # (the guest gets it: no krun_set_env), stdout/stderr to $work/out,err.
 probe() {
-	timeout 300 env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin \
+	timeout -k 10 300 env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin \
 		KRUN_KRUNFW_PATH="$KRUN_KRUNFW_PATH" "$@" "$probe_bin" "$root" \
 		</dev/null >"$work/out" 2>"$work/err"
 	rc=$?

@@ -25,7 +25,7 @@ root=$work/root
 . "$here/lib.sh"
 
 probe_run() { # mode
-	timeout 400 "$probe" "$root" "$1" </dev/null >"$work/out" 2>"$work/err"
+	timeout -k 10 400 "$probe" "$root" "$1" </dev/null >"$work/out" 2>"$work/err"
 	rc=$?
 }
 

@@ -91,7 +91,7 @@ workload='echo out; echo err >&2; echo $FOO; pwd; hostname; exit 7'
 want_out=$(printf 'out\nbar\n/tmp\n%s' krun-oci-test)
 
 crun_run() { # name: run the bundle, stdout/stderr to $work/out,err, status in $rc
-	timeout 300 "$runtime" --root "$work/crun-state" run --bundle "$work/bundle" "$1" \
+	timeout -k 10 300 "$runtime" --root "$work/crun-state" run --bundle "$work/bundle" "$1" \
 		</dev/null >"$work/out" 2>"$work/err"
 	rc=$?
 }
@@ -127,7 +127,7 @@ conmon_env_vars = ["PATH=/usr/sbin:/usr/bin:/sbin:/bin", "LD_LIBRARY_PATH=$LD_LI
 EOF
 export CONTAINERS_CONF=$pod/containers.conf
 podman_() {
-	timeout 300 podman --root "$pod/root" --runroot "$pod/runroot" --tmpdir "$pod/tmp" \
+	timeout -k 10 300 podman --root "$pod/root" --runroot "$pod/runroot" --tmpdir "$pod/tmp" \
 		--storage-driver vfs --cgroup-manager cgroupfs --events-backend file \
 		--runtime "$runtime" "$@"
 }

@@ -17,7 +17,7 @@ if [ ! -x "$root/usr/bin/apt-get" ]; then
 fi
 want_pkgs=$(find "$root/var/lib/dpkg/info" -name '*.list' | wc -l)
 
-timeout 300 "$krun" -m 512 "$root" /usr/bin/apt-get --version >"$out/apt" 2>"$out/apt.err"
+timeout -k 10 300 "$krun" -m 512 "$root" /usr/bin/apt-get --version >"$out/apt" 2>"$out/apt.err"
 rc=$?
 if [ "$rc" -eq 0 ] && grep -q "^apt [0-9]" "$out/apt"; then
 	echo "PASS debian root: apt-get --version"
@@ -25,7 +25,7 @@ else
 	echo "FAIL debian root: apt-get --version (status $rc)"; head -5 "$out/apt" "$out/apt.err"
 fi
 
-timeout 300 "$krun" -m 512 "$root" /bin/sh -c 'dpkg -l | grep -c "^ii"' >"$out/dpkg" 2>"$out/dpkg.err"
+timeout -k 10 300 "$krun" -m 512 "$root" /bin/sh -c 'dpkg -l | grep -c "^ii"' >"$out/dpkg" 2>"$out/dpkg.err"
 rc=$?
 got=$(head -1 "$out/dpkg")
 # dpkg -l lists every installed package; the host sees one .list per package.

@@ -26,7 +26,7 @@ mke2fs -q -t ext4 -d "$root" "$work/root.img" 64M || { echo "FAIL mke2fs"; exit 
 . "$here/lib.sh"
 
 boot() { # fstype [command]
-	timeout 300 "$probe" "$work/root.img" "$@" >"$work/out" 2>"$work/err" </dev/null
+	timeout -k 10 300 "$probe" "$work/root.img" "$@" >"$work/out" 2>"$work/err" </dev/null
 	rc=$?
 }
 

@@ -158,13 +158,13 @@ check "SIGTERM to krun reaches the workload" [ "$rc" -eq 7 ] && grep -qx got-ter
 
 # --- unprivileged use ------------------------------------------------------
 if command -v setpriv >/dev/null; then
-	setpriv --reuid=65534 --regid=65534 --clear-groups timeout 300 "$krun" "$root" \
+	setpriv --reuid=65534 --regid=65534 --clear-groups timeout -k 10 300 "$krun" "$root" \
 		/bin/sh -c 'echo unprivileged; id -u' </dev/null >"$work/out" 2>"$work/err"
 	rc=$?
 	check "runs as an ordinary user" [ "$rc" -eq 0 ] && grep -qx unprivileged "$work/out"
 fi
 if unshare -r true 2>/dev/null; then
-	unshare -r timeout 300 "$krun" "$root" /bin/sh -c 'echo in-userns' </dev/null \
+	unshare -r timeout -k 10 300 "$krun" "$root" /bin/sh -c 'echo in-userns' </dev/null \
 		>"$work/out" 2>"$work/err"
 	rc=$?
 	check "runs inside a user namespace (unshare -r)" [ "$rc" -eq 0 ] && grep -qx in-userns "$work/out"
