@@ -439,14 +439,13 @@ int32_t krun_set_net_mac(uint32_t ctx_id, uint8_t *const c_mac);
  * @port_map: NULL-terminated array of "HOST_PORT:GUEST_PORT" strings
  *            (decimal 0..65535 each), or NULL for no map.
  *
- * Calling this with the implicit vsock device switches TSI on for the
- * guest's inet sockets (this libkrun does not make TSI the default yet).
- * A guest listener on a TCP port is then exposed on the host: without a
+ * With TSI on for the guest's inet sockets (the implicit vsock device, or
+ * krun_add_vsock with KRUN_TSI_HIJACK_INET), a guest listener on a TCP port
+ * is exposed on the host: without a
  * map (or with NULL) under its own number; with a map only the mapped
  * guest ports, under their host numbers, and an empty array exposes none.
  * Upstream's code exposes unmapped ports too, under their own numbers.
- * Outgoing connections are not translated.  With an explicit device
- * (krun_add_vsock) the map applies when its TSI bits switch TSI on.
+ * Outgoing connections are not translated.
  *
  * Returns 0; -EINVAL for a malformed entry or a duplicate host or guest
  * port (the previous map stays); -ENOSPC past 256 entries; -ENODEV when
@@ -1001,10 +1000,7 @@ int32_t krun_fs_add_overlay_dir(uint32_t ctx_id, const char *fs_tag,
  * krun_disable_implicit_vsock - do not create the default vsock device (and
  * with it TSI).  Needed before krun_add_vsock(); without krun_add_vsock()
  * there is then no vsock device and ports added before are ignored.
- *
- * This libkrun does not make TSI the default yet: its implicit device is
- * only created when krun_add_vsock_port* mapped a port or
- * krun_set_port_map() was called (TSI for inet sockets).
+ * The guest's inet sockets then stay inside the guest (loopback only).
  *
  * Returns 0 or -ENOENT.
  */

@@ -134,9 +134,7 @@ struct krun_ctx {
 	bool vsock_implicit_disabled;
 	bool vsock_explicit;	/* krun_add_vsock */
 	uint32_t tsi_features;
-	/* krun_set_port_map: called at all (with the implicit device, TSI is
-	 * on), and with a map (only mapped ports are exposed). */
-	bool port_map_called;
+	/* krun_set_port_map with a map: only mapped ports are exposed. */
 	bool has_port_map;
 	struct ctx_port_map port_map[CTX_MAX_PORT_MAP];
 	unsigned int nr_port_map;

@@ -4,13 +4,11 @@
  * and krun_add_vsock.  Only the configuration is recorded here; listeners
  * are bound by krun_start_enter().
  *
- * Upstream's rule, without making TSI the default yet: there is a vsock
- * device unless the implicit one was disabled, and then only if
- * krun_add_vsock() added one.  The implicit device is created when it has
- * ports to serve or krun_set_port_map() asked for TSI networking (then
- * with TSI for inet sockets); an explicit one serves the TSI families its
- * krun_add_vsock() bits name.  A VM that asks for neither keeps running
- * without TSI, as before TSI existed.
+ * Upstream's rule: there is a vsock device unless the implicit one was
+ * disabled, and then only if krun_add_vsock() added one.  The implicit
+ * device carries TSI for inet sockets (the VM's network when it has no
+ * network card, which this library does not offer yet); an explicit one
+ * serves the TSI families its krun_add_vsock() bits name.
  */
 #include <errno.h>
 #include <limits.h>
@@ -179,7 +177,6 @@ KRUN_API int32_t krun_set_port_map(uint32_t ctx_id, const char *const port_map[]
 		log_error("krun_set_port_map: the vsock device is disabled");
 		ret = -ENODEV;
 	} else {
-		c->port_map_called = true;
 		c->has_port_map = port_map != NULL;
 		c->nr_port_map = nr;
 		memcpy(c->port_map, map, nr * sizeof(map[0]));
@@ -205,8 +202,7 @@ uint32_t vsock_tsi_flags(const struct krun_ctx *c)
 {
 	if (vsock_disabled(c))
 		return 0;
-	uint32_t flags = c->vsock_explicit ? c->tsi_features
-			 : c->port_map_called ? KRUN_TSI_HIJACK_INET : 0;
+	uint32_t flags = c->vsock_explicit ? c->tsi_features : KRUN_TSI_HIJACK_INET;
 	if ((flags & KRUN_TSI_HIJACK_UNIX) && !root_is_host_root(c)) {
 		log_warn("TSI for unix sockets needs the host's / as the guest root; "
 			 "guest unix sockets stay local");
