@@ -62,6 +62,8 @@ struct options {
 	struct disk *disks;
 	size_t n_disks;
 	struct strv rlimits;
+	struct strv ports;
+	bool no_network;
 	bool have_user;
 	uid_t uid;
 	bool have_group;
@@ -175,6 +177,11 @@ static void usage(FILE *out)
 "                             starts (it must then be able to open /dev/kvm)\n"
 "  -r, --rlimit RES=CUR:MAX   resource limit for COMMAND; RES is a number or a\n"
 "                             name such as NOFILE or RLIMIT_NPROC; repeatable\n"
+"  -p, --port HOST:GUEST      expose guest TCP port GUEST on host port HOST;\n"
+"                             repeatable.  Without it every port the guest\n"
+"                             listens on is exposed under its own number\n"
+"      --no-network           no TSI: the guest's sockets stay inside it\n"
+"                             (by default they reach the host's network)\n"
 "  -l, --log-level N          library log level 0-5 (off, error, warn, info,\n"
 "                             debug, trace; default 1)\n"
 "      --kernel PATH          boot this kernel instead of the bundled one\n"
@@ -415,6 +422,7 @@ enum {
 	OPT_KERNEL_CMDLINE,
 	OPT_CONSOLE_OUTPUT,
 	OPT_VERSION,
+	OPT_NO_NETWORK,
 };
 
 static const struct option long_options[] = {
@@ -427,6 +435,8 @@ static const struct option long_options[] = {
 	{ "disk", required_argument, NULL, 'd' },
 	{ "user", required_argument, NULL, 'u' },
 	{ "rlimit", required_argument, NULL, 'r' },
+	{ "port", required_argument, NULL, 'p' },
+	{ "no-network", no_argument, NULL, OPT_NO_NETWORK },
 	{ "log-level", required_argument, NULL, 'l' },
 	{ "kernel", required_argument, NULL, OPT_KERNEL },
 	{ "kernel-format", required_argument, NULL, OPT_KERNEL_FORMAT },
@@ -447,7 +457,7 @@ static void parse_args(struct options *o, int argc, char **argv)
 	o->log_level = -1;
 
 	/* '+': stop at the first non-option (ROOTDIR); ':': report missing args. */
-	while ((c = getopt_long(argc, argv, "+:c:m:e:w:v:d:u:r:l:h", long_options, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+:c:m:e:w:v:d:u:r:p:l:h", long_options, NULL)) != -1) {
 		switch (c) {
 		case 'c':
 			o->cpus = (unsigned int)parse_ulong(optarg, 1, UINT8_MAX, "cpu count");
@@ -479,6 +489,12 @@ static void parse_args(struct options *o, int argc, char **argv)
 			break;
 		case 'r':
 			strv_push(&o->rlimits, parse_rlimit(optarg));
+			break;
+		case 'p':
+			strv_push(&o->ports, optarg);
+			break;
+		case OPT_NO_NETWORK:
+			o->no_network = true;
 			break;
 		case 'l':
 			o->log_level = (int)parse_ulong(optarg, 0, KRUN_LOG_LEVEL_TRACE, "log level");
@@ -632,6 +648,13 @@ int main(int argc, char **argv)
 	      "krun_set_exec");
 	if (o.rlimits.len)
 		check(krun_set_rlimits((uint32_t)ctx, o.rlimits.v), "krun_set_rlimits");
+	if (o.no_network && o.ports.len)
+		die("--port needs the network that --no-network turns off");
+	if (o.no_network)
+		check(krun_disable_implicit_vsock((uint32_t)ctx), "krun_disable_implicit_vsock");
+	if (o.ports.len)
+		check(krun_set_port_map((uint32_t)ctx, (const char *const *)o.ports.v),
+		      "krun_set_port_map");
 	if (o.console_output)
 		check(krun_set_console_output((uint32_t)ctx, o.console_output),
 		      "krun_set_console_output");
