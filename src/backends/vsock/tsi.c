@@ -575,6 +575,26 @@ static void do_sendto_addr(struct vsock_tsi *t, struct proxy *p, const uint8_t *
 	p->dst_len = a.len;
 }
 
+/*
+ * With the host's / as its root, the guest's own bind() has already made
+ * the socket file through virtio-fs, so the host bind finds it in the way.
+ * A socket file nobody listens on is stale: it goes, and the bind is tried
+ * again.  Anything else at the path (a live socket, a regular file) stays.
+ */
+static bool remove_stale_unix_socket(const struct sockaddr_un *sun)
+{
+	struct stat st;
+	if (lstat(sun->sun_path, &st) || !S_ISSOCK(st.st_mode))
+		return false;
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return false;
+	bool stale = connect(fd, (const struct sockaddr *)sun, sizeof(*sun)) < 0 &&
+		     errno == ECONNREFUSED;
+	close(fd);
+	return stale && unlink(sun->sun_path) == 0;
+}
+
 static int bind_listener(struct vsock_tsi *t, struct proxy *p, struct host_addr *a,
 			 uint32_t backlog)
 {
@@ -587,7 +607,11 @@ static int bind_listener(struct vsock_tsi *t, struct proxy *p, struct host_addr 
 	int one = 1;
 	if (p->family != AF_UNIX)
 		(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (bind(fd, (struct sockaddr *)&a->ss, a->len) < 0) {
+	int bound = bind(fd, (struct sockaddr *)&a->ss, a->len);
+	if (bound < 0 && errno == EADDRINUSE && p->family == AF_UNIX &&
+	    remove_stale_unix_socket((struct sockaddr_un *)&a->ss))
+		bound = bind(fd, (struct sockaddr *)&a->ss, a->len);
+	if (bound < 0) {
 		ret = -errno;
 		close(fd);
 		return ret;

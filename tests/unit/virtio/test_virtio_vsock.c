@@ -796,7 +796,8 @@ static int32_t tsi_connect(uint32_t svm_port, const void *addr, uint32_t len)
 	return tsi_reply(TSI_CONNECT_OP, &p);
 }
 
-static int32_t tsi_listen(uint32_t svm_port, uint32_t backlog, const struct sockaddr_in *sa)
+static int32_t tsi_listen_addr(uint32_t svm_port, uint32_t backlog, const void *sa,
+			       uint32_t len)
 {
 	uint8_t b[144] = { 0 };
 	struct pkt p;
@@ -804,10 +805,15 @@ static int32_t tsi_listen(uint32_t svm_port, uint32_t backlog, const struct sock
 	put_le32(b, svm_port);
 	put_le32(b + 4, svm_port);
 	put_le32(b + 8, backlog);
-	put_le32(b + 12, sizeof(*sa));
-	memcpy(b + 16, sa, sizeof(*sa));
+	put_le32(b + 12, len);
+	memcpy(b + 16, sa, len);
 	tsi_send(CTL_PORT, 1029, b, sizeof(b));
 	return tsi_reply(1029, &p);
+}
+
+static int32_t tsi_listen(uint32_t svm_port, uint32_t backlog, const struct sockaddr_in *sa)
+{
+	return tsi_listen_addr(svm_port, backlog, sa, sizeof(*sa));
 }
 
 static void tsi_accept_req(uint32_t svm_port, int32_t flags)
@@ -995,6 +1001,44 @@ static void test_tsi_listen_accept(void)
 	down();
 }
 
+/* With the host's / as the guest root, the guest's own bind() leaves a
+ * socket file at the path before the host listener is asked for. */
+static void test_tsi_unix_listen_paths(void)
+{
+	static const struct vsock_tsi_config tsi_unix = { .inet = true, .unix_ = true };
+	up_tsi(&tsi_unix);
+	struct sockaddr_un stale = { .sun_family = AF_UNIX }, live = stale, file = stale;
+	snprintf(stale.sun_path, sizeof(stale.sun_path), "%s/stale.sock", t.dir);
+	snprintf(live.sun_path, sizeof(live.sun_path), "%s/live.sock", t.dir);
+	snprintf(file.sun_path, sizeof(file.sun_path), "%s/file", t.dir);
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	CHECK_EQ(bind(fd, (struct sockaddr *)&stale, sizeof(stale)), 0);
+	close(fd);	/* the file stays, nobody listens */
+	int live_fd = unix_listen(live.sun_path);
+	close(open(file.sun_path, O_CREAT | O_WRONLY | O_CLOEXEC, 0600));
+
+	/* The stale socket file is replaced by the host listener. */
+	proxy_create(7500, AF_UNIX, SOCK_STREAM);
+	CHECK_EQ(tsi_listen_addr(7500, 5, &stale, sizeof(stale)), 0);
+	int c = unix_connect(stale.sun_path);
+	expect_host_client(7500);
+	/* A live socket and a regular file are left alone. */
+	proxy_create(7501, AF_UNIX, SOCK_STREAM);
+	CHECK_EQ(tsi_listen_addr(7501, 5, &live, sizeof(live)), -EADDRINUSE);
+	int c2 = unix_connect(live.sun_path);
+	proxy_create(7502, AF_UNIX, SOCK_STREAM);
+	CHECK_EQ(tsi_listen_addr(7502, 5, &file, sizeof(file)), -EADDRINUSE);
+	struct stat st;
+	CHECK_EQ(lstat(file.sun_path, &st), 0);
+	CHECK(S_ISREG(st.st_mode));
+	close(c);
+	close(c2);
+	close(live_fd);
+	down();
+	unlink(live.sun_path);
+	unlink(file.sun_path);
+}
+
 static void test_tsi_port_map(void)
 {
 	uint16_t host_port = free_port();
@@ -1157,6 +1201,7 @@ int main(void)
 	RUN_TEST(test_tsi_connect);
 	RUN_TEST(test_tsi_connect_refused);
 	RUN_TEST(test_tsi_listen_accept);
+	RUN_TEST(test_tsi_unix_listen_paths);
 	RUN_TEST(test_tsi_port_map);
 	RUN_TEST(test_tsi_udp);
 	RUN_TEST(test_tsi_malformed);
