@@ -1,11 +1,13 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
  * Host half of the TSI end-to-end test: boots ROOT with COMMAND as the
- * workload and TSI on through krun_set_port_map (the implicit vsock
- * device), so the guest's inet sockets go through the VMM.
+ * workload, TSI on and the port map set with krun_set_port_map, so the
+ * guest's inet sockets go through the VMM.
  * usage: tsi_probe ROOT MAP COMMAND [ARGS...]
  *   MAP: comma-separated HOST:GUEST pairs, or "-" for krun_set_port_map(NULL)
  * TSI_PROBE_DEBUG=1: debug log and the kernel's messages on stdout.
+ * TSI_PROBE_UNIX=1: an explicit vsock device with TSI for inet and unix
+ * sockets (krun_add_vsock) instead of the implicit one.
  * The process ends with the workload's status (krun_start_enter).
  */
 #include <libkrun.h>
@@ -38,6 +40,9 @@ int main(int argc, char **argv)
 		ret = krun_set_exec((uint32_t)ctx, argv[3], (const char *const *)argv + 4, env);
 	if (!ret && getenv("TSI_PROBE_DEBUG"))
 		ret = krun_set_kernel_console((uint32_t)ctx, "ttyS0");
+	if (!ret && getenv("TSI_PROBE_UNIX"))
+		ret = krun_disable_implicit_vsock((uint32_t)ctx) ?:
+		      krun_add_vsock((uint32_t)ctx, KRUN_TSI_HIJACK_INET | KRUN_TSI_HIJACK_UNIX);
 	if (!ret)
 		ret = krun_set_port_map((uint32_t)ctx, no_map ? NULL : (const char *const *)map);
 	if (!ret)

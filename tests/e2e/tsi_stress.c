@@ -12,6 +12,11 @@
  *       mid-transfer, one the guest closes mid-transfer, and one more full
  *       one to show the VMM still serves.  One result line per case.
  *
+ *   tsi_stress userver PATH    listens on the unix socket PATH and answers
+ *       each connection's message with "pong:" and the message.
+ *   tsi_stress uclient PATH MSG  connects to PATH, sends MSG and prints the
+ *       answer (or the connect error).
+ *
  * Every wait is bounded by poll timeouts: a stuck transfer is reported, not
  * waited for.
  */
@@ -27,6 +32,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #define MAX_CONN 256
@@ -322,6 +328,58 @@ static int run_client(int port, int nr)
 	return 0;
 }
 
+/* ---- unix sockets ------------------------------------------------------ */
+
+static socklen_t unix_addr(const char *path, struct sockaddr_un *a)
+{
+	*a = (struct sockaddr_un){ .sun_family = AF_UNIX };
+	snprintf(a->sun_path, sizeof(a->sun_path), "%s", path);
+	return (socklen_t)sizeof(*a);
+}
+
+static int run_userver(const char *path)
+{
+	struct sockaddr_un a;
+	socklen_t len = unix_addr(path, &a);
+	int lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (bind(lfd, (struct sockaddr *)&a, len) || listen(lfd, 8)) {
+		printf("userver: bind/listen %s: %s\n", path, strerror(errno));
+		return 1;
+	}
+	printf("userver: listening\n");
+	fflush(stdout);
+	for (;;) {
+		int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+		if (fd < 0)
+			continue;
+		char msg[256] = "pong:";
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		ssize_t n = poll(&p, 1, IDLE_MS) == 1 ? read(fd, msg + 5, sizeof(msg) - 6) : -1;
+		if (n > 0 && write(fd, msg, 5 + (size_t)n) == 5 + n)
+			printf("userver: answered %.*s\n", (int)n, msg + 5);
+		fflush(stdout);
+		close(fd);
+	}
+}
+
+static int run_uclient(const char *path, const char *msg)
+{
+	struct sockaddr_un a;
+	socklen_t len = unix_addr(path, &a);
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (connect(fd, (struct sockaddr *)&a, len)) {
+		printf("uclient: connect: %s\n", strerror(errno));
+		return 1;
+	}
+	char buf[256];
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	ssize_t n = -1;
+	if (write(fd, msg, strlen(msg)) == (ssize_t)strlen(msg) && poll(&p, 1, IDLE_MS) == 1)
+		n = read(fd, buf, sizeof(buf));
+	printf("uclient: reply %.*s\n", n > 0 ? (int)n : 0, buf);
+	return n > 0 ? 0 : 1;
+}
+
 int main(int argc, char **argv)
 {
 	signal(SIGPIPE, SIG_IGN);
@@ -329,6 +387,11 @@ int main(int argc, char **argv)
 		return run_server(atoi(argv[2]));
 	if (argc == 4 && strcmp(argv[1], "client") == 0)
 		return run_client(atoi(argv[2]), atoi(argv[3]));
-	fprintf(stderr, "usage: tsi_stress server PORT | client PORT N\n");
+	if (argc == 3 && strcmp(argv[1], "userver") == 0)
+		return run_userver(argv[2]);
+	if (argc == 4 && strcmp(argv[1], "uclient") == 0)
+		return run_uclient(argv[2], argv[3]);
+	fprintf(stderr, "usage: tsi_stress server PORT | client PORT N | userver PATH | "
+			"uclient PATH MSG\n");
 	return 2;
 }
