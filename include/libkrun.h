@@ -135,10 +135,12 @@ int32_t krun_free_ctx(uint32_t ctx_id);
 /*
  * krun_set_vm_config - set the number of vCPUs and the guest RAM size.
  *
- * @num_vcpus: number of virtual CPUs, at least 1.
- * @ram_mib:   guest memory in MiB, at least 1.
+ * @num_vcpus: number of virtual CPUs, 1 to what KVM and the guest kernel
+ *             take (254 with the bundled kernel).
+ * @ram_mib:   guest memory in MiB, 64 to 1048576.  More than the host has
+ *             is allowed: the host gives memory as the guest touches it.
  *
- * Returns 0, -EINVAL if either value is 0, or -ENOENT.
+ * Returns 0, -EINVAL for a value outside those ranges, or -ENOENT.
  */
 int32_t krun_set_vm_config(uint32_t ctx_id, uint8_t num_vcpus, uint32_t ram_mib);
 
