@@ -49,6 +49,7 @@
 
 #include "../tests/unit/virtio/vdrv.h"
 #include "devices/virtio/console.h"
+#include "fuzz_input.h"
 #include "util/log.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -72,38 +73,6 @@ struct fuzz_state {
 };
 
 static struct fuzz_state *state;
-
-struct reader {
-	const uint8_t *p;
-	size_t left;
-};
-
-static void require(int ok)
-{
-	if (!ok)
-		abort();
-}
-
-static void check(int ok)
-{
-	if (!ok)
-		__builtin_trap();
-}
-
-static uint8_t get8(struct reader *r)
-{
-	if (!r->left)
-		return 0;
-	r->left--;
-	return *r->p++;
-}
-
-static uint16_t get16(struct reader *r)
-{
-	uint16_t lo = get8(r);
-
-	return (uint16_t)(lo | get8(r) << 8);
-}
 
 /* Copies up to len input bytes to gpa (the rest stays 0). */
 static void get_bytes(struct reader *r, struct vdrv *d, uint64_t gpa, size_t len)

@@ -12,14 +12,9 @@
 #include "init/init_config.h"
 #include "init/init_lib.h"
 #include "init/json.h"
+#include "fuzz_input.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-static void require(int ok)
-{
-	if (!ok)
-		abort();
-}
 
 /* Every node is reached exactly once from the root, within the depth cap. */
 static uint32_t walk(const struct json_doc *doc, const struct json_node *n, int depth)

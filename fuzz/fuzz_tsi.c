@@ -33,6 +33,7 @@
 #include "../tests/unit/virtio/vdrv.h"
 #include "devices/virtio/vsock.h"
 #include "util/log.h"
+#include "fuzz_input.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -54,12 +55,6 @@ struct fuzz_state {
 };
 
 static struct fuzz_state *state;
-
-static void require(int ok)
-{
-	if (!ok)
-		abort();
-}
 
 static int tcp_listener(uint16_t *port)
 {

@@ -44,6 +44,7 @@
 #include <linux/virtio_ring.h>
 
 #include "devices/virtio/virtqueue.h"
+#include "fuzz_input.h"
 #include "util/log.h"
 #include "vmm/guest_mem.h"
 
@@ -72,45 +73,6 @@ struct fuzz_state {
 };
 
 static struct fuzz_state *state;
-
-struct reader {
-	const uint8_t *p;
-	size_t left;
-};
-
-static void require(int ok)
-{
-	if (!ok)
-		abort();
-}
-
-static void check(int ok)
-{
-	if (!ok)
-		__builtin_trap();
-}
-
-static uint8_t get8(struct reader *r)
-{
-	if (!r->left)
-		return 0;
-	r->left--;
-	return *r->p++;
-}
-
-static uint16_t get16(struct reader *r)
-{
-	uint16_t lo = get8(r);
-
-	return (uint16_t)(lo | get8(r) << 8);
-}
-
-static uint32_t get32(struct reader *r)
-{
-	uint32_t lo = get16(r);
-
-	return lo | (uint32_t)get16(r) << 16;
-}
 
 static void *ptr(struct fuzz_state *s, uint64_t gpa)
 {

@@ -32,6 +32,7 @@
 #include "../tests/unit/virtio/vdrv.h"
 #include "devices/virtio/vsock.h"
 #include "util/log.h"
+#include "fuzz_input.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -53,12 +54,6 @@ struct fuzz_state {
 };
 
 static struct fuzz_state *state;
-
-static void require(int ok)
-{
-	if (!ok)
-		abort();
-}
 
 static int unix_listener(const char *path)
 {
