@@ -313,16 +313,38 @@ int fs_op_fallocate(struct fs_req *r)
 	return ret ? ret : fs_reply(r, NULL, 0);
 }
 
-static int64_t lseek_virtual(int64_t len, int64_t off, uint32_t whence)
+/*
+ * lseek(2) on a file of len bytes that keeps no position of its own (so
+ * SEEK_CUR counts from 0), with Linux's answers: the largest position is
+ * INT64_MAX (MAX_LFS_FILESIZE), anything that would end up negative or past
+ * it is EINVAL, SEEK_DATA/SEEK_HOLE at or past the end (or before the start)
+ * are ENXIO, and an unknown whence is EINVAL.  off is the guest's raw value.
+ */
+static int64_t lseek_virtual(uint64_t len, uint64_t off, uint32_t whence)
 {
-	if (whence == SEEK_DATA || whence == SEEK_HOLE) {
-		if (off < 0 || off >= len)
+	uint64_t pos;
+
+	switch (whence) {
+	case SEEK_SET:
+	case SEEK_CUR:
+		pos = off;
+		break;
+	case SEEK_END:
+		/* In unsigned arithmetic: a negative off (above INT64_MAX)
+		 * that does not wrap around lands before the start. */
+		pos = len + off;
+		if (off > INT64_MAX && pos > len)
+			return -EINVAL;
+		break;
+	case SEEK_DATA:
+	case SEEK_HOLE:
+		if (off >= len)
 			return -ENXIO;
-		return whence == SEEK_DATA ? off : len;
+		return whence == SEEK_DATA ? (int64_t)off : (int64_t)len;
+	default:
+		return -EINVAL;
 	}
-	if (whence == SEEK_END)
-		off += len;
-	return off < 0 ? -EINVAL : off;
+	return pos > INT64_MAX ? -EINVAL : (int64_t)pos;
 }
 
 int fs_op_lseek(struct fs_req *r)
@@ -336,8 +358,8 @@ int fs_op_lseek(struct fs_req *r)
 	if (ret || (ret = get_handle(r, in.fh, &h)))
 		return ret;
 	if (h->fd < 0)
-		pos = lseek_virtual(h->ino->vent && !h->dir ? (int64_t)h->ino->vent->len : 0,
-				    (int64_t)in.offset, in.whence);
+		pos = lseek_virtual(h->ino->vent && !h->dir ? h->ino->vent->len : 0, in.offset,
+				    in.whence);
 	else if ((pos = lseek(h->fd, (off_t)in.offset, (int)in.whence)) < 0)
 		pos = -errno;
 	fs_handle_put(r->srv, h);

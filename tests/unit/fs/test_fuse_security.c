@@ -474,6 +474,83 @@ static void test_virtual_files(void)
 	t_teardown(&t);
 }
 
+/* LSEEK on an overlay file (no host fd behind it): the server computes the
+ * position itself and must answer what Linux lseek(2) answers, without
+ * signed overflow (found by fuzzing: SEEK_END with INT64_MAX). */
+static int32_t t_lseek(struct t *t, uint64_t node, uint64_t fh, uint64_t off, uint32_t whence,
+		       uint64_t *pos)
+{
+	struct fuse_lseek_in in;
+	int32_t err;
+
+	memset(&in, 0, sizeof(in));
+	in.fh = fh;
+	in.offset = off;
+	in.whence = whence;
+	err = t_req(t, FUSE_LSEEK, node, ARG(in), END);
+	if (!err && pos)
+		*pos = ((const struct fuse_lseek_out *)t_payload(t))->offset;
+	return err;
+}
+
+static void test_lseek_virtual_overflow(void)
+{
+	static const char data[] = "0123456789";
+	const uint64_t len = sizeof(data) - 1;
+	struct t t;
+	struct fuse_entry_out e, d;
+	uint64_t fh, dfh, pos = 0;
+
+	CHECK_EQ(t_setup(&t), 0);
+	CHECK_EQ(fuse_server_add_overlay_file(t.srv, "v", data, len, 0644, false), 0);
+	CHECK_EQ(fuse_server_add_overlay_dir(t.srv, "vd", 0755), 0);
+	CHECK_EQ(t_lookup(&t, FUSE_ROOT_ID, "v", &e), 0);
+	CHECK_EQ(t_open(&t, e.nodeid, O_RDONLY, &fh), 0);
+
+	CHECK_EQ(t_lseek(&t, e.nodeid, fh, (uint64_t)INT64_MAX, SEEK_END, NULL), -EINVAL);
+	CHECK_EQ(t_lseek(&t, e.nodeid, fh, (uint64_t)INT64_MAX - len + 1, SEEK_END, NULL), -EINVAL);
+	CHECK_EQ(t_lseek(&t, e.nodeid, fh, (uint64_t)INT64_MAX - len, SEEK_END, &pos), 0);
+	CHECK_EQ(pos, (uint64_t)INT64_MAX);
+	CHECK_EQ(t_lseek(&t, e.nodeid, fh, (uint64_t)INT64_MIN, SEEK_END, NULL), -EINVAL);
+	CHECK_EQ(t_lseek(&t, e.nodeid, fh, (uint64_t)-1, SEEK_END, &pos), 0);
+	CHECK_EQ(pos, len - 1);
+	CHECK_EQ(t_lseek(&t, e.nodeid, fh, (uint64_t)-(int64_t)len - 1, SEEK_END, NULL), -EINVAL);
+	CHECK_EQ(t_lseek(&t, e.nodeid, fh, 5, SEEK_END, &pos), 0);
+	CHECK_EQ(pos, len + 5);
+	/* SEEK_SET/SEEK_CUR: the position is never kept, so both count from 0. */
+	CHECK_EQ(t_lseek(&t, e.nodeid, fh, (uint64_t)INT64_MAX, SEEK_SET, &pos), 0);
+	CHECK_EQ(pos, (uint64_t)INT64_MAX);
+	CHECK_EQ(t_lseek(&t, e.nodeid, fh, (uint64_t)INT64_MAX + 1, SEEK_SET, NULL), -EINVAL);
+	CHECK_EQ(t_lseek(&t, e.nodeid, fh, UINT64_MAX, SEEK_SET, NULL), -EINVAL);
+	CHECK_EQ(t_lseek(&t, e.nodeid, fh, UINT64_MAX, SEEK_CUR, NULL), -EINVAL);
+	CHECK_EQ(t_lseek(&t, e.nodeid, fh, (uint64_t)INT64_MAX, SEEK_CUR, &pos), 0);
+	CHECK_EQ(pos, (uint64_t)INT64_MAX);
+	/* SEEK_DATA/SEEK_HOLE: ENXIO at or past the end and for negative offsets. */
+	CHECK_EQ(t_lseek(&t, e.nodeid, fh, 3, SEEK_DATA, &pos), 0);
+	CHECK_EQ(pos, 3);
+	CHECK_EQ(t_lseek(&t, e.nodeid, fh, 3, SEEK_HOLE, &pos), 0);
+	CHECK_EQ(pos, len);
+	CHECK_EQ(t_lseek(&t, e.nodeid, fh, len, SEEK_DATA, NULL), -ENXIO);
+	CHECK_EQ(t_lseek(&t, e.nodeid, fh, len, SEEK_HOLE, NULL), -ENXIO);
+	CHECK_EQ(t_lseek(&t, e.nodeid, fh, (uint64_t)INT64_MAX, SEEK_DATA, NULL), -ENXIO);
+	CHECK_EQ(t_lseek(&t, e.nodeid, fh, (uint64_t)INT64_MIN, SEEK_HOLE, NULL), -ENXIO);
+	CHECK_EQ(t_lseek(&t, e.nodeid, fh, UINT64_MAX, SEEK_DATA, NULL), -ENXIO);
+	/* Whence values lseek(2) does not know. */
+	CHECK_EQ(t_lseek(&t, e.nodeid, fh, 0, 5, NULL), -EINVAL);
+	CHECK_EQ(t_lseek(&t, e.nodeid, fh, 0, 0x80000000u, NULL), -EINVAL);
+	CHECK_EQ(t_lseek(&t, e.nodeid, fh, 0, UINT32_MAX, NULL), -EINVAL);
+	CHECK_EQ(t_release(&t, e.nodeid, fh, false), 0);
+
+	/* An overlay directory handle: size 0. */
+	CHECK_EQ(t_lookup(&t, FUSE_ROOT_ID, "vd", &d), 0);
+	CHECK_EQ(t_opendir(&t, d.nodeid, &dfh), 0);
+	CHECK_EQ(t_lseek(&t, d.nodeid, dfh, (uint64_t)INT64_MAX, SEEK_END, &pos), 0);
+	CHECK_EQ(pos, (uint64_t)INT64_MAX);
+	CHECK_EQ(t_lseek(&t, d.nodeid, dfh, 0, SEEK_DATA, NULL), -ENXIO);
+	CHECK_EQ(t_release(&t, d.nodeid, dfh, true), 0);
+	t_teardown(&t);
+}
+
 struct exit_seen {
 	int calls;
 	int code;
@@ -541,6 +618,7 @@ int main(void)
 	RUN_TEST(test_confine_proc_magic_links);
 	RUN_TEST(test_read_only);
 	RUN_TEST(test_virtual_files);
+	RUN_TEST(test_lseek_virtual_overflow);
 	RUN_TEST(test_exit_code_ioctl);
 	RUN_TEST(test_create_errors);
 	TEST_MAIN_END();
