@@ -15,10 +15,26 @@
 #define SERIAL_COM1_IRQ 4
 #define SERIAL_NR_PORTS 8
 #define SERIAL_RX_BUF 64
+#define SERIAL_TX_BUF (64 * 1024)
+
+/*
+ * Output never touches out_fd on the caller's (vCPU) thread: bytes go into
+ * a SERIAL_TX_BUF ring that a drain thread owned by the device writes out
+ * (poll()ed, PIPE_BUF at a time, on its own dup of out_fd, whose file
+ * status flags stay as they are).  A full ring holds the writing vCPU back
+ * while the reader makes progress; once it made none for 200 ms the output
+ * counts as stalled and bytes are dropped (counted, one log line) until the
+ * reader drains the ring again.  The ring and its thread exist from the
+ * first byte written; serial_destroy() flushes what is queued for at most
+ * half a second and never waits for a write the drain thread is blocked in.
+ */
+struct serial_tx;
 
 struct serial {
 	pthread_mutex_t lock;
-	int out_fd;	/* -1: discard output */
+	int out_fd;	/* -1: discard output; not owned */
+	struct serial_tx *tx;	/* NULL until the first byte */
+	bool tx_failed;	/* no ring or thread could be set up: output discarded */
 	uint8_t ier, iir, lcr, mcr, lsr, msr, scr, dll, dlm;
 	bool thre_pending;
 	uint8_t rx[SERIAL_RX_BUF];
@@ -33,6 +49,8 @@ void serial_pio_read(void *opaque, uint64_t offset, void *data, uint32_t len);
 void serial_pio_write(void *opaque, uint64_t offset, const void *data, uint32_t len);
 /* Queues host input; returns how many bytes were accepted. */
 unsigned int serial_feed_input(struct serial *s, const uint8_t *buf, unsigned int len);
+/* Output bytes dropped so far because the reader stalled or went away. */
+uint64_t serial_tx_dropped(struct serial *s);
 
 #define I8042_DATA_PORT 0x60
 #define I8042_CMD_PORT 0x64

@@ -3,8 +3,18 @@
 #include "legacy.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
+
+#include "util/log.h"
 
 enum {
 	REG_DATA = 0, REG_IER = 1, REG_IIR = 2, REG_LCR = 3,
@@ -24,6 +34,255 @@ enum {
 #define MCR_LOOP 0x10
 #define MSR_DEFAULT 0xb0 /* DCD, DSR, CTS: a peer is always there */
 
+#define MS 1000000ull
+#define TX_STALL_NS (200 * MS)	/* no progress that long with a full ring: stalled */
+#define TX_POLL_MS 50		/* drain thread's poll() slice: it sees stop that often */
+#define TX_FLUSH_NS (500 * MS)	/* serial_destroy: time left to write out the ring */
+#define TX_CHUNK PIPE_BUF	/* a pipe that polls writable takes this without blocking */
+
+/*
+ * Everything the drain thread touches, on the heap and shared with the
+ * device by reference count: a thread stuck in write() (another writer
+ * filled the pipe between its poll() and write()) outlives the device.
+ */
+struct serial_tx {
+	pthread_mutex_t lock;
+	pthread_cond_t data;	/* drain thread: bytes queued, or stop */
+	pthread_cond_t space;	/* writers: bytes drained, or output dead */
+	pthread_cond_t done;	/* serial_destroy: the drain thread finished */
+	pthread_t thread;
+	unsigned int refs;
+	int fd;			/* our dup of out_fd */
+	bool is_sock;
+	bool stop, exited;
+	bool dead;		/* write failed (reader gone): everything is dropped */
+	bool stalled;		/* ring full and no progress for TX_STALL_NS */
+	bool stall_reported;
+	uint64_t progress_ns;	/* last drain progress, or when the ring stopped being empty */
+	uint64_t flush_deadline;
+	uint64_t dropped, dropped_reported;
+	unsigned int head, count;
+	uint8_t buf[SERIAL_TX_BUF];
+};
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static struct timespec to_timespec(uint64_t ns)
+{
+	return (struct timespec){.tv_sec = (time_t)(ns / 1000000000ull),
+				 .tv_nsec = (long)(ns % 1000000000ull)};
+}
+
+static void tx_unref(struct serial_tx *t)
+{
+	pthread_mutex_lock(&t->lock);
+	bool last = --t->refs == 0;
+	pthread_mutex_unlock(&t->lock);
+	if (!last)
+		return;
+	pthread_cond_destroy(&t->data);
+	pthread_cond_destroy(&t->space);
+	pthread_cond_destroy(&t->done);
+	pthread_mutex_destroy(&t->lock);
+	close(t->fd);
+	free(t);
+}
+
+/* One poll() slice, then at most n bytes: >0 written, 0 not now, -errno. */
+static ssize_t tx_write(struct serial_tx *t, const uint8_t *p, size_t n)
+{
+	struct pollfd pfd = {.fd = t->fd, .events = POLLOUT};
+	int r = poll(&pfd, 1, TX_POLL_MS);
+	if (r <= 0)
+		return r < 0 && errno != EINTR ? -errno : 0;
+	/* POLLERR/POLLHUP/POLLNVAL: write() tells what happened. */
+	ssize_t w = t->is_sock ? send(t->fd, p, n, MSG_DONTWAIT | MSG_NOSIGNAL)
+			       : write(t->fd, p, n);
+	if (w < 0)
+		return errno == EINTR || errno == EAGAIN ? 0 : -errno;
+	return w;
+}
+
+/* What the drain thread has to log, decided under t->lock. */
+struct tx_note {
+	bool stalled, resumed;
+	int err;
+	unsigned long long dropped;
+};
+
+static struct tx_note tx_take_note(struct serial_tx *t, int err)
+{
+	struct tx_note n = {.err = err};
+	if (t->stalled && !t->stall_reported) {
+		t->stall_reported = n.stalled = true;
+	} else if (!t->stalled && t->stall_reported && !t->dead) {
+		t->stall_reported = false;
+		n.resumed = true;
+		n.dropped = (unsigned long long)(t->dropped - t->dropped_reported);
+		t->dropped_reported = t->dropped;
+	}
+	return n;
+}
+
+/* Log lines are written here, unlocked, never on a vCPU thread. */
+static void tx_log(const struct tx_note *n)
+{
+	if (n->stalled)
+		log_warn("serial: nobody reads the serial output, dropping it until they do");
+	if (n->resumed)
+		log_info("serial: the serial output flows again, %llu bytes dropped", n->dropped);
+	if (n->err)
+		log_warn("serial: cannot write the serial output (%s), dropping it",
+			 strerror(-n->err));
+}
+
+static void *tx_main(void *arg)
+{
+	struct serial_tx *t = arg;
+	pthread_mutex_lock(&t->lock);
+	for (;;) {
+		if (!t->count) {
+			if (t->stop || t->dead)
+				break;
+			pthread_cond_wait(&t->data, &t->lock);
+			continue;
+		}
+		/* Nothing more is flushed into a stalled reader at the end. */
+		if (t->stop && (t->stalled || now_ns() >= t->flush_deadline))
+			break;
+		/* Writers only fill free slots, so this run stays put unlocked. */
+		unsigned int n = SERIAL_TX_BUF - t->head;
+		if (n > t->count)
+			n = t->count;
+		if (n > TX_CHUNK)
+			n = TX_CHUNK;
+		const uint8_t *p = t->buf + t->head;
+		pthread_mutex_unlock(&t->lock);
+		ssize_t w = tx_write(t, p, n);
+		pthread_mutex_lock(&t->lock);
+		if (w > 0) {
+			t->head = (t->head + (unsigned int)w) % SERIAL_TX_BUF;
+			t->count -= (unsigned int)w;
+			t->progress_ns = now_ns();
+			t->stalled = false;
+			pthread_cond_broadcast(&t->space);
+		} else if (w < 0) {
+			t->dead = true;
+			t->dropped += t->count;
+			t->count = 0;
+			pthread_cond_broadcast(&t->space);
+		}
+		struct tx_note note = tx_take_note(t, w < 0 ? (int)w : 0);
+		if (note.stalled || note.resumed || note.err) {
+			pthread_mutex_unlock(&t->lock);
+			tx_log(&note);
+			pthread_mutex_lock(&t->lock);
+		}
+	}
+	t->exited = true;
+	pthread_cond_broadcast(&t->done);
+	pthread_mutex_unlock(&t->lock);
+	tx_unref(t);
+	return NULL;
+}
+
+static int tx_create(int out_fd, struct serial_tx **out)
+{
+	struct serial_tx *t = calloc(1, sizeof(*t));
+	if (!t)
+		return -ENOMEM;
+	t->fd = fcntl(out_fd, F_DUPFD_CLOEXEC, 3);
+	if (t->fd < 0) {
+		int ret = -errno;
+		free(t);
+		return ret;
+	}
+	struct stat st;
+	t->is_sock = fstat(t->fd, &st) == 0 && S_ISSOCK(st.st_mode);
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_mutex_init(&t->lock, NULL);
+	pthread_cond_init(&t->data, &ca);
+	pthread_cond_init(&t->space, &ca);
+	pthread_cond_init(&t->done, &ca);
+	pthread_condattr_destroy(&ca);
+	t->refs = 2; /* the device and the drain thread */
+	/* Process signals (SIGPIPE included) are not the drain thread's. */
+	sigset_t all, old;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	int ret = -pthread_create(&t->thread, NULL, tx_main, t);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (ret) {
+		t->refs = 1;
+		tx_unref(t);
+		return ret;
+	}
+	pthread_setname_np(t->thread, "serial-out");
+	*out = t;
+	return 0;
+}
+
+/* Queues one byte; waits (bounded) only while the reader makes progress. */
+static void tx_put(struct serial_tx *t, uint8_t byte)
+{
+	pthread_mutex_lock(&t->lock);
+	while (t->count == SERIAL_TX_BUF && !t->dead && !t->stalled) {
+		uint64_t deadline = t->progress_ns + TX_STALL_NS;
+		if (now_ns() >= deadline) {
+			t->stalled = true;
+			break;
+		}
+		struct timespec ts = to_timespec(deadline);
+		pthread_cond_timedwait(&t->space, &t->lock, &ts);
+	}
+	if (t->count == SERIAL_TX_BUF || t->dead) {
+		t->dropped++;
+	} else {
+		if (!t->count) {
+			t->progress_ns = now_ns();
+			pthread_cond_signal(&t->data);
+		}
+		t->buf[(t->head + t->count) % SERIAL_TX_BUF] = byte;
+		t->count++;
+	}
+	pthread_mutex_unlock(&t->lock);
+}
+
+/* Under s->lock: the ring to put a byte in, set up at the first byte. */
+static struct serial_tx *tx_get(struct serial *s)
+{
+	if (s->tx || s->tx_failed || s->out_fd < 0)
+		return s->tx;
+	int ret = tx_create(s->out_fd, &s->tx);
+	if (ret) {
+		s->tx_failed = true;
+		log_warn("serial: cannot set up the serial output (%s), dropping it",
+			 strerror(-ret));
+	}
+	return s->tx;
+}
+
+uint64_t serial_tx_dropped(struct serial *s)
+{
+	pthread_mutex_lock(&s->lock);
+	struct serial_tx *t = s->tx;
+	uint64_t n = 0;
+	if (t) {
+		pthread_mutex_lock(&t->lock);
+		n = t->dropped;
+		pthread_mutex_unlock(&t->lock);
+	}
+	pthread_mutex_unlock(&s->lock);
+	return n;
+}
+
 void serial_init(struct serial *s, int out_fd, void (*raise_irq)(void *), void *opaque)
 {
 	memset(s, 0, sizeof(*s));
@@ -38,6 +297,29 @@ void serial_init(struct serial *s, int out_fd, void (*raise_irq)(void *), void *
 
 void serial_destroy(struct serial *s)
 {
+	struct serial_tx *t = s->tx;
+	s->tx = NULL;
+	if (t) {
+		pthread_mutex_lock(&t->lock);
+		t->stop = true;
+		t->flush_deadline = now_ns() + TX_FLUSH_NS;
+		pthread_cond_signal(&t->data);
+		pthread_cond_broadcast(&t->space);
+		/* Past the flush, the thread leaves within one poll() slice
+		 * unless a write() blocks it: then it is left to finish alone. */
+		struct timespec ts = to_timespec(t->flush_deadline + 2 * TX_POLL_MS * MS);
+		while (!t->exited && pthread_cond_timedwait(&t->done, &t->lock, &ts) != ETIMEDOUT)
+			;
+		bool exited = t->exited;
+		pthread_mutex_unlock(&t->lock);
+		if (exited) {
+			pthread_join(t->thread, NULL);
+		} else {
+			log_warn("serial: a write of the serial output does not return, leaving it");
+			pthread_detach(t->thread);
+		}
+		tx_unref(t);
+	}
 	pthread_mutex_destroy(&s->lock);
 }
 
@@ -54,7 +336,8 @@ static bool update_iir(struct serial *s)
 	return s->iir != IIR_NONE && s->iir != old;
 }
 
-static void emit(struct serial *s, uint8_t byte)
+/* Loopback bytes come back at once; others are for *tx (queued unlocked). */
+static void emit(struct serial *s, uint8_t byte, struct serial_tx **tx)
 {
 	if (s->mcr & MCR_LOOP) {
 		if (s->rx_count < SERIAL_RX_BUF) {
@@ -64,15 +347,10 @@ static void emit(struct serial *s, uint8_t byte)
 		}
 		return;
 	}
-	if (s->out_fd < 0)
-		return;
-	ssize_t r;
-	do {
-		r = write(s->out_fd, &byte, 1);
-	} while (r < 0 && errno == EINTR);
+	*tx = tx_get(s);
 }
 
-static bool write_reg(struct serial *s, unsigned int reg, uint8_t v)
+static bool write_reg(struct serial *s, unsigned int reg, uint8_t v, struct serial_tx **tx)
 {
 	bool dlab = s->lcr & LCR_DLAB;
 	switch (reg) {
@@ -81,7 +359,7 @@ static bool write_reg(struct serial *s, unsigned int reg, uint8_t v)
 			s->dll = v;
 			return false;
 		}
-		emit(s, v);
+		emit(s, v, tx);
 		/* Transmission is instantaneous, so THR is empty again at once. */
 		s->thre_pending = true;
 		break;
@@ -172,9 +450,15 @@ void serial_pio_write(void *opaque, uint64_t offset, const void *data, uint32_t 
 	struct serial *s = opaque;
 	if (len != 1 || offset >= SERIAL_NR_PORTS)
 		return;
+	uint8_t v = *(const uint8_t *)data;
+	struct serial_tx *tx = NULL;
 	pthread_mutex_lock(&s->lock);
-	bool irq = write_reg(s, (unsigned int)offset, *(const uint8_t *)data);
+	bool irq = write_reg(s, (unsigned int)offset, v, &tx);
 	pthread_mutex_unlock(&s->lock);
+	/* Outside s->lock: a vCPU held back by a full ring blocks no other
+	 * vCPU's register access. */
+	if (tx)
+		tx_put(tx, v);
 	if (irq && s->raise_irq)
 		s->raise_irq(s->irq_opaque);
 }
