@@ -60,6 +60,15 @@ static void release_port(struct ctx_port *p)
 	free(p->name);
 }
 
+void ctx_net_release(struct ctx_net *n)
+{
+	free(n->path);
+	n->path = NULL;
+	if (n->fd >= 0)
+		close(n->fd);
+	n->fd = -1;
+}
+
 void ctx_destroy(struct krun_ctx *c)
 {
 	if (!c)
@@ -96,6 +105,10 @@ void ctx_destroy(struct krun_ctx *c)
 			release_port(&c->multiports[i].ports[j]);
 	for (unsigned int i = 0; i < c->nr_vsock_ports; i++)
 		free(c->vsock_ports[i].path);
+	for (unsigned int i = 0; i < c->nr_nets; i++)
+		ctx_net_release(&c->nets[i]);
+	if (c->has_legacy_net)
+		ctx_net_release(&c->legacy_net);
 	free(c);
 }
 
@@ -108,6 +121,8 @@ int ctx_create(void)
 	c->ram_mib = 128;
 	c->implicit_console = true;
 	c->implicit_init = true;
+	/* Upstream's MAC for the legacy card. */
+	memcpy(c->legacy_mac, (uint8_t[6]){0x5a, 0x94, 0xef, 0xe4, 0x0c, 0xee}, 6);
 
 	pthread_mutex_lock(&table_lock);
 	int ret;

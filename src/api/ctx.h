@@ -25,6 +25,8 @@
 #define CTX_MAX_VSOCK_PORTS 64
 /* krun_set_port_map entries (the mux's VSOCK_TSI_MAX_PORT_MAP). */
 #define CTX_MAX_PORT_MAP 256
+/* Network cards (eth0, eth1, ...); the VM's virtio slots bound them too. */
+#define CTX_MAX_NETS 8
 #define CTX_MAX_STRV 4096	/* upstream scans arrays up to this many entries */
 
 struct ctx_share {
@@ -78,6 +80,19 @@ struct ctx_vsock_port {
 	uint32_t port;
 	char *path;		/* AF_UNIX path, fits sun_path */
 	bool listen;		/* the host connects, the guest listens */
+};
+
+enum ctx_net_kind { CTX_NET_UNIXSTREAM, CTX_NET_UNIXGRAM, CTX_NET_TAP };
+
+/* A network card.  A socket fd was handed over by the caller: the context
+ * closes it in ctx_destroy() unless krun_start_enter() took it. */
+struct ctx_net {
+	enum ctx_net_kind kind;
+	char *path;		/* socket path or tap name; NULL with fd */
+	int fd;
+	uint8_t mac[6];
+	uint32_t features;	/* NET_FEATURE_* */
+	uint32_t flags;		/* NET_FLAG_* */
 };
 
 struct krun_ctx {
@@ -138,6 +153,14 @@ struct krun_ctx {
 	bool has_port_map;
 	struct ctx_port_map port_map[CTX_MAX_PORT_MAP];
 	unsigned int nr_port_map;
+
+	/* krun_add_net_*, in guest order. */
+	struct ctx_net nets[CTX_MAX_NETS];
+	unsigned int nr_nets;
+	/* krun_set_passt_fd / krun_set_gvproxy_path: one card after those. */
+	bool has_legacy_net;
+	struct ctx_net legacy_net;
+	uint8_t legacy_mac[6];
 };
 
 /* Creates a context with upstream's defaults; returns its id or -errno. */
@@ -150,6 +173,13 @@ void ctx_unlock(void);
 /* Removes the context from the table; the caller owns it afterwards. */
 struct krun_ctx *ctx_take(uint32_t id);
 void ctx_destroy(struct krun_ctx *ctx);
+static inline bool ctx_has_net(const struct krun_ctx *c)
+{
+	return c->nr_nets > 0 || c->has_legacy_net;
+}
+
+/* Frees a card's path and closes its fd. */
+void ctx_net_release(struct ctx_net *n);
 
 /* NULL-terminated string array helpers. */
 int strv_dup(const char *const *in, char ***out);

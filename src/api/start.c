@@ -23,6 +23,7 @@
 #include "devices/virtio/block.h"
 #include "devices/virtio/console.h"
 #include "devices/virtio/fs.h"
+#include "devices/virtio/net.h"
 #include "devices/virtio/rng.h"
 #include "init/init_blob.h"
 #include "init/workload.h"
@@ -66,6 +67,8 @@ struct start_state {
 	int console_gate;		/* keeps hvc0 on st->console; -1: none */
 	struct virtio_rng *rng;
 	struct virtio_vsock *vsock;
+	struct virtio_net *net[CTX_MAX_NETS + 1];
+	unsigned int nr_net;
 	/* Terminals we put in raw mode, restored in reverse order. */
 	struct raw_tty raw[1 + CTX_MAX_CONSOLES * CTX_MAX_CONSOLE_PORTS];
 	unsigned int nr_raw;
@@ -143,6 +146,26 @@ static int add_tsi_params(char *buf, size_t size, uint32_t tsi)
 					  : 0;
 }
 
+/* Upstream's init runs DHCP on eth0 when any card asked for it. */
+static bool wants_dhcp(const struct krun_ctx *c)
+{
+	for (unsigned int i = 0; i < c->nr_nets; i++)
+		if (c->nets[i].flags & NET_FLAG_DHCP_CLIENT)
+			return true;
+	return false;
+}
+
+/* Kernel parameters the init reads (the kernel passes KEY=VALUE words it
+ * does not know to init's environment). */
+static int add_init_params(struct start_state *st)
+{
+	int ret = add_tsi_params(st->cmdline, sizeof(st->cmdline),
+				 st->vsock ? vsock_tsi_flags(st->ctx) : 0);
+	if (!ret && wants_dhcp(st->ctx))
+		ret = cmdline_str_add_param(st->cmdline, sizeof(st->cmdline), "KRUN_DHCP=1");
+	return ret;
+}
+
 static int build_cmdline(struct start_state *st)
 {
 	struct krun_ctx *c = st->ctx;
@@ -160,8 +183,7 @@ static int build_cmdline(struct start_state *st)
 			     DEFAULT_CMDLINE, console, quiet ? " quiet" : "",
 			     has_root_share(c) ? " rootfstype=virtiofs init=/init.krun" : "");
 	}
-	if (n < 0 || (size_t)n >= sizeof(st->cmdline) ||
-	    add_tsi_params(st->cmdline, sizeof(st->cmdline), st->vsock ? vsock_tsi_flags(c) : 0)) {
+	if (n < 0 || (size_t)n >= sizeof(st->cmdline) || add_init_params(st)) {
 		log_error("kernel command line too long");
 		return -E2BIG;
 	}
@@ -490,6 +512,54 @@ static int create_vsock(struct start_state *st)
 	return ret || !st->vsock ? ret : add_virtio(st, virtio_vsock_ops(), st->vsock);
 }
 
+static const enum net_backend_kind backend_kinds[] = {
+	[CTX_NET_UNIXSTREAM] = NET_BACKEND_UNIXSTREAM,
+	[CTX_NET_UNIXGRAM] = NET_BACKEND_UNIXGRAM,
+	[CTX_NET_TAP] = NET_BACKEND_TAP,
+};
+
+/* Connects the card's backend now, so that a peer that is not there fails
+ * krun_start_enter() with a message instead of a guest without network. */
+static int create_net(struct start_state *st, struct ctx_net *card, const uint8_t *mac)
+{
+	unsigned int index = st->nr_net;
+	struct net_backend_config cfg = {
+		.kind = backend_kinds[card->kind],
+		.path = card->kind == CTX_NET_TAP ? NULL : card->path,
+		.fd = card->fd,
+		.tap_name = card->kind == CTX_NET_TAP ? card->path : NULL,
+		.vfkit_magic = card->flags & NET_FLAG_VFKIT,
+		.index = index,
+	};
+	struct net_backend *backend;
+	int ret = net_backend_open(&cfg, &backend);
+	if (ret) {
+		log_error("network card eth%u: %s", index, strerror(-ret));
+		return ret;
+	}
+	card->fd = -1;	/* the backend owns it now */
+	st->net[st->nr_net] = virtio_net_create(backend, mac, card->features, index);
+	if (!st->net[st->nr_net]) {
+		net_backend_destroy(backend);
+		return -ENOMEM;
+	}
+	return add_virtio(st, virtio_net_ops(st->net[st->nr_net++]), st->net[index]);
+}
+
+static int create_nets(struct start_state *st)
+{
+	struct krun_ctx *c = st->ctx;
+	int ret = 0;
+
+	if (ctx_has_net(c) && c->has_port_map && !c->vsock_explicit)
+		log_warn("the port map is ignored: a network card turns TSI off");
+	for (unsigned int i = 0; !ret && i < c->nr_nets; i++)
+		ret = create_net(st, &c->nets[i], c->nets[i].mac);
+	if (!ret && c->has_legacy_net)
+		ret = create_net(st, &c->legacy_net, c->legacy_mac);
+	return ret;
+}
+
 /* Raw mode: line editing, echo and ^C belong to the guest's terminal.  A
  * terminal listed twice is saved raw the second time; restoring in reverse
  * order still ends with its original modes. */
@@ -639,6 +709,8 @@ static void release(struct start_state *st)
 	if (st->rng)
 		virtio_rng_destroy(st->rng);
 	virtio_vsock_destroy(st->vsock);
+	for (unsigned int i = 0; i < st->nr_net; i++)
+		virtio_net_destroy(st->net[i]);
 	if (st->cfg.kernel.kind == VM_KERNEL_FILE && st->cfg.kernel.fd >= 0)
 		close(st->cfg.kernel.fd);
 	krunfw_unmap_kernel(&st->bundle);
@@ -686,6 +758,8 @@ int start_enter(struct krun_ctx *ctx)
 		ret = create_rng(&st);
 	if (!ret)
 		ret = create_vsock(&st);
+	if (!ret)
+		ret = create_nets(&st);
 	if (!ret)
 		ret = build_cmdline(&st);
 	if (!ret)

@@ -17,47 +17,6 @@ static int missing(const char *fn)
 	return -ENOSYS;
 }
 
-KRUN_API int32_t krun_add_net_unixstream(uint32_t ctx_id, const char *c_path, int fd,
-					 uint8_t *const c_mac, uint32_t features, uint32_t flags)
-{
-	UNUSED(ctx_id), UNUSED(c_path), UNUSED(fd), UNUSED(c_mac), UNUSED(features),
-		UNUSED(flags);
-	return missing(__func__);
-}
-
-KRUN_API int32_t krun_add_net_unixgram(uint32_t ctx_id, const char *c_path, int fd,
-				       uint8_t *const c_mac, uint32_t features, uint32_t flags)
-{
-	UNUSED(ctx_id), UNUSED(c_path), UNUSED(fd), UNUSED(c_mac), UNUSED(features),
-		UNUSED(flags);
-	return missing(__func__);
-}
-
-KRUN_API int32_t krun_add_net_tap(uint32_t ctx_id, char *c_tap_name, uint8_t *const c_mac,
-				  uint32_t features, uint32_t flags)
-{
-	UNUSED(ctx_id), UNUSED(c_tap_name), UNUSED(c_mac), UNUSED(features), UNUSED(flags);
-	return missing(__func__);
-}
-
-KRUN_API int32_t krun_set_passt_fd(uint32_t ctx_id, int fd)
-{
-	UNUSED(ctx_id), UNUSED(fd);
-	return missing(__func__);
-}
-
-KRUN_API int32_t krun_set_gvproxy_path(uint32_t ctx_id, char *c_path)
-{
-	UNUSED(ctx_id), UNUSED(c_path);
-	return missing(__func__);
-}
-
-KRUN_API int32_t krun_set_net_mac(uint32_t ctx_id, uint8_t *const c_mac)
-{
-	UNUSED(ctx_id), UNUSED(c_mac);
-	return missing(__func__);
-}
-
 /* Upstream builds without the GPU feature accept and ignore these. */
 KRUN_API int32_t krun_set_gpu_options(uint32_t ctx_id, uint32_t virgl_flags)
 {

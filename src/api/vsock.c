@@ -7,7 +7,7 @@
  * Upstream's rule: there is a vsock device unless the implicit one was
  * disabled, and then only if krun_add_vsock() added one.  The implicit
  * device carries TSI for inet sockets (the VM's network when it has no
- * network card, which this library does not offer yet); an explicit one
+ * network card; with one it is there only for krun_add_vsock_port*); an explicit one
  * serves the TSI families its krun_add_vsock() bits name.
  */
 #include <errno.h>
@@ -176,6 +176,10 @@ KRUN_API int32_t krun_set_port_map(uint32_t ctx_id, const char *const port_map[]
 	if (vsock_disabled(c)) {
 		log_error("krun_set_port_map: the vsock device is disabled");
 		ret = -ENODEV;
+	} else if (ctx_has_net(c) && !c->vsock_explicit) {
+		log_error("krun_set_port_map: the port map is TSI's, and a network card "
+			  "turned TSI off");
+		ret = -EINVAL;
 	} else {
 		c->has_port_map = port_map != NULL;
 		c->nr_port_map = nr;
@@ -202,7 +206,9 @@ uint32_t vsock_tsi_flags(const struct krun_ctx *c)
 {
 	if (vsock_disabled(c))
 		return 0;
-	uint32_t flags = c->vsock_explicit ? c->tsi_features : KRUN_TSI_HIJACK_INET;
+	/* A network card is the guest's network instead of TSI, as upstream. */
+	uint32_t flags = c->vsock_explicit ? c->tsi_features
+			 : ctx_has_net(c) ? 0 : KRUN_TSI_HIJACK_INET;
 	if ((flags & KRUN_TSI_HIJACK_UNIX) && !root_is_host_root(c)) {
 		log_warn("TSI for unix sockets needs the host's / as the guest root; "
 			 "guest unix sockets stay local");

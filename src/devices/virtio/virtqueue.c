@@ -240,6 +240,11 @@ int vq_pop(struct virtqueue *vq, struct vq_chain *chain)
 	return 1;
 }
 
+void vq_unpop(struct virtqueue *vq)
+{
+	vq->last_avail_idx--;
+}
+
 void vq_push(struct virtqueue *vq, uint16_t head, uint32_t written)
 {
 	if (vq->broken || !vq->used)

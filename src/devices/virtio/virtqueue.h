@@ -60,6 +60,9 @@ void vq_reset(struct virtqueue *vq);
 
 /* 1: a chain was taken, 0: none available, -EIO: malformed (queue now broken). */
 int vq_pop(struct virtqueue *vq, struct vq_chain *chain);
+/* Gives back the chain vq_pop() just took, unused: the next vq_pop()
+ * returns it again (a device that found nothing to fill it with). */
+void vq_unpop(struct virtqueue *vq);
 /* Puts a chain back on the used ring with the number of bytes written. */
 void vq_push(struct virtqueue *vq, uint16_t head, uint32_t written);
 /* After pushes: must the driver be interrupted? (EVENT_IDX aware). */
