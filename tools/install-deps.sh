@@ -12,6 +12,8 @@ packages=(
 	qemu-system-x86 qemu-system-common
 	# demo and test root filesystems
 	busybox-static debootstrap e2fsprogs
+	# virtio-net tests: passt as clients start it; iperf3 for network benchmarks
+	passt iperf3
 	# benchmark plot (bench/run)
 	python3-matplotlib
 	# libFuzzer targets (fuzz/run)

@@ -19,7 +19,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <signal.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -64,6 +67,7 @@ struct options {
 	struct strv rlimits;
 	struct strv ports;
 	bool no_network;
+	struct strv nets;	/* --net SPECs, in card order */
 	bool have_user;
 	uid_t uid;
 	bool have_group;
@@ -182,6 +186,14 @@ static void usage(FILE *out)
 "                             listens on is exposed under its own number\n"
 "      --no-network           no TSI: the guest's sockets stay inside it\n"
 "                             (by default they reach the host's network)\n"
+"      --net SPEC             a virtio-net card instead of TSI; repeatable\n"
+"                             (eth0, eth1, ...).  SPEC is one of\n"
+"                               passt            start passt for it (DHCP; each\n"
+"                                                -p HOST:GUEST is forwarded)\n"
+"                               unixstream:PATH  passt/socket_vmnet socket (DHCP)\n"
+"                               unixgram:PATH    gvproxy/vmnet-helper socket (DHCP)\n"
+"                               vfkit:PATH       the same with the VFKT greeting\n"
+"                               tap:NAME         host tap device (no DHCP)\n"
 "  -l, --log-level N          library log level 0-5 (off, error, warn, info,\n"
 "                             debug, trace; default 1)\n"
 "      --kernel PATH          boot this kernel instead of the bundled one\n"
@@ -423,6 +435,7 @@ enum {
 	OPT_CONSOLE_OUTPUT,
 	OPT_VERSION,
 	OPT_NO_NETWORK,
+	OPT_NET,
 };
 
 static const struct option long_options[] = {
@@ -437,6 +450,7 @@ static const struct option long_options[] = {
 	{ "rlimit", required_argument, NULL, 'r' },
 	{ "port", required_argument, NULL, 'p' },
 	{ "no-network", no_argument, NULL, OPT_NO_NETWORK },
+	{ "net", required_argument, NULL, OPT_NET },
 	{ "log-level", required_argument, NULL, 'l' },
 	{ "kernel", required_argument, NULL, OPT_KERNEL },
 	{ "kernel-format", required_argument, NULL, OPT_KERNEL_FORMAT },
@@ -496,6 +510,9 @@ static void parse_args(struct options *o, int argc, char **argv)
 		case OPT_NO_NETWORK:
 			o->no_network = true;
 			break;
+		case OPT_NET:
+			strv_push(&o->nets, optarg);
+			break;
 		case 'l':
 			o->log_level = (int)parse_ulong(optarg, 0, KRUN_LOG_LEVEL_TRACE, "log level");
 			break;
@@ -544,6 +561,69 @@ static void parse_args(struct options *o, int argc, char **argv)
 	o->rootdir = argv[optind];
 	o->command = argv[optind + 1];
 	o->args = &argv[optind + 2];
+}
+
+/*
+ * passt on one end of a socket pair, as crun and muvm start it; the VM gets
+ * the other end.  passt ends when the VM closes its end, and with us.
+ */
+static int start_passt(const struct options *o)
+{
+	int sv[2];
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+		die("socketpair: %s", strerror(errno));
+	struct strv argv = { 0 };
+	strv_push(&argv, "passt");
+	strv_push(&argv, "-f");
+	strv_push(&argv, "-q");
+	strv_push(&argv, "--fd");
+	strv_push(&argv, "3");
+	for (size_t i = 0; i < o->ports.len; i++) {
+		strv_push(&argv, "-t");
+		strv_push(&argv, o->ports.v[i]);
+	}
+	pid_t pid = fork();
+	if (pid < 0)
+		die("fork: %s", strerror(errno));
+	if (pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGTERM);
+		if (dup2(sv[1], 3) < 0)
+			_exit(127);
+		execvp("passt", (char *const *)argv.v);
+		fprintf(stderr, "%s: cannot run passt: %s\n", progname, strerror(errno));
+		_exit(127);
+	}
+	close(sv[1]);
+	return sv[0];
+}
+
+static void add_net(uint32_t ctx, const struct options *o, size_t index)
+{
+	const char *spec = o->nets.v[index];
+	/* Upstream's default MAC, one apart per card. */
+	uint8_t mac[6] = { 0x5a, 0x94, 0xef, 0xe4, 0x0c, (uint8_t)(0xee + index) };
+	int32_t ret;
+
+	if (strcmp(spec, "passt") == 0)
+		ret = krun_add_net_unixstream(ctx, NULL, start_passt(o), mac, COMPAT_NET_FEATURES,
+					      NET_FLAG_DHCP_CLIENT);
+	else if (strncmp(spec, "unixstream:", 11) == 0)
+		ret = krun_add_net_unixstream(ctx, spec + 11, -1, mac, COMPAT_NET_FEATURES,
+					      NET_FLAG_DHCP_CLIENT);
+	else if (strncmp(spec, "unixgram:", 9) == 0)
+		ret = krun_add_net_unixgram(ctx, spec + 9, -1, mac, COMPAT_NET_FEATURES,
+					    NET_FLAG_DHCP_CLIENT);
+	else if (strncmp(spec, "vfkit:", 6) == 0)
+		ret = krun_add_net_unixgram(ctx, spec + 6, -1, mac, COMPAT_NET_FEATURES,
+					    NET_FLAG_DHCP_CLIENT | NET_FLAG_VFKIT);
+	else if (strncmp(spec, "tap:", 4) == 0)
+		ret = krun_add_net_tap(ctx, (char *)spec + 4, mac, COMPAT_NET_FEATURES, 0);
+	else
+		die("--net %s: expected passt, unixstream:PATH, unixgram:PATH, vfkit:PATH or "
+		    "tap:NAME", spec);
+	if (ret < 0)
+		die("--net %s: %s", spec, strerror((int)-ret));
 }
 
 /* The environment handed to the workload. */
@@ -648,11 +728,18 @@ int main(int argc, char **argv)
 	      "krun_set_exec");
 	if (o.rlimits.len)
 		check(krun_set_rlimits((uint32_t)ctx, o.rlimits.v), "krun_set_rlimits");
-	if (o.no_network && o.ports.len)
-		die("--port needs the network that --no-network turns off");
+	if (o.no_network && (o.ports.len || o.nets.len))
+		die("--port and --net need the network that --no-network turns off");
 	if (o.no_network)
 		check(krun_disable_implicit_vsock((uint32_t)ctx), "krun_disable_implicit_vsock");
-	if (o.ports.len)
+	bool passt = false;
+	for (size_t i = 0; i < o.nets.len; i++)
+		passt |= strcmp(o.nets.v[i], "passt") == 0;
+	if (o.ports.len && o.nets.len && !passt)
+		die("--port forwards through TSI or --net passt, not through other cards");
+	for (size_t i = 0; i < o.nets.len; i++)
+		add_net((uint32_t)ctx, &o, i);
+	if (o.ports.len && !o.nets.len)
 		check(krun_set_port_map((uint32_t)ctx, (const char *const *)o.ports.v),
 		      "krun_set_port_map");
 	if (o.console_output)
