@@ -86,6 +86,7 @@ struct fs_slot_table {
 	struct fs_slot *slots;
 	uint32_t cap;
 	uint32_t top;		/* slots below top were handed out before */
+	uint32_t used;		/* slots holding an object */
 	uint32_t free_head;	/* UINT32_MAX: none */
 };
 
@@ -106,6 +107,7 @@ struct fuse_server {
 	uint32_t hash_size;	/* power of two */
 	uint32_t nr_hashed;
 	struct fs_inode *root;
+	uint32_t nr_inode_fds;	/* inodes but the root holding a host fd */
 
 	struct fs_vent *vents[FUSE_SERVER_MAX_OVERLAYS];
 	unsigned int nr_vents;
@@ -217,6 +219,7 @@ int fs_op_link(struct fs_req *r);
 int fs_op_statfs(struct fs_req *r);
 int fs_op_access(struct fs_req *r);
 
+int fs_reply_open(struct fs_req *r, uint64_t fh);
 int fs_op_open(struct fs_req *r);
 int fs_op_create(struct fs_req *r);
 int fs_op_read(struct fs_req *r);

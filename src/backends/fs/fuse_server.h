@@ -70,6 +70,14 @@ int fuse_server_add_overlay_dir(struct fuse_server *srv, const char *path, uint3
  */
 const char *fuse_overlay_path(const char *path);
 
+/* What the server holds now (for tests and the fuzzer). */
+struct fuse_server_stats {
+	uint32_t inodes;	/* live nodeids, the root's included */
+	uint32_t inode_fds;	/* inodes holding a host descriptor (the root's not counted) */
+	uint32_t handles;	/* open file and directory handles */
+};
+void fuse_server_get_stats(struct fuse_server *srv, struct fuse_server_stats *s);
+
 /* cb runs on the serving thread when the guest reports its exit status. */
 void fuse_server_set_exit_code_cb(struct fuse_server *srv, void (*cb)(void *opaque, int code),
 				  void *opaque);

@@ -68,6 +68,7 @@ static int slot_alloc(struct fs_slot_table *t, void *obj, uint64_t *id)
 		idx = t->top++;
 	}
 	t->slots[idx].obj = obj;
+	t->used++;
 	/* The first id handed out is 1: FUSE_ROOT_ID. */
 	*id = ((uint64_t)t->slots[idx].gen << 32) | (idx + 1);
 	return 0;
@@ -94,12 +95,24 @@ static void slot_free(struct fs_slot_table *t, uint64_t id)
 	t->slots[idx].gen++;
 	t->slots[idx].next_free = t->free_head;
 	t->free_head = idx;
+	t->used--;
 }
 
 /* Called with srv->lock held: gives ino its nodeid. */
 int fs_slot_new_inode(struct fuse_server *srv, struct fs_inode *ino)
 {
 	return slot_alloc(&srv->inodes, ino, &ino->nodeid);
+}
+
+/* ---- what the server holds ---------------------------------------------- */
+
+void fuse_server_get_stats(struct fuse_server *srv, struct fuse_server_stats *st)
+{
+	pthread_mutex_lock(&srv->lock);
+	st->inodes = srv->inodes.used;
+	st->inode_fds = srv->nr_inode_fds;
+	st->handles = srv->handles.used;
+	pthread_mutex_unlock(&srv->lock);
 }
 
 /* ---- (dev, ino) hash: hard links share one inode ------------------------- */
@@ -207,6 +220,8 @@ static bool inode_detach_if_unused(struct fuse_server *srv, struct fs_inode *ino
 		ino->vent->ino = NULL;
 	else
 		hash_remove(srv, ino);
+	if (ino->fd >= 0)
+		srv->nr_inode_fds--;
 	return true;
 }
 
@@ -460,6 +475,7 @@ int fs_intern_fd(struct fuse_server *srv, int fd, struct fs_inode **out, struct 
 	fresh->ino = st->st_ino;
 	fresh->nlookup = 1;
 	fresh->refs = 1;
+	srv->nr_inode_fds++;
 	hash_insert(srv, fresh);
 	pthread_mutex_unlock(&srv->lock);
 	*out = fresh;

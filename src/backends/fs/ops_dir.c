@@ -20,8 +20,8 @@
 int fs_op_opendir(struct fs_req *r)
 {
 	struct fuse_open_in in;
-	struct fuse_open_out out;
 	struct fs_inode *ino;
+	uint64_t fh;
 	int fd, ret = fs_arg(r, &in, sizeof(in));
 
 	if (ret)
@@ -29,19 +29,18 @@ int fs_op_opendir(struct fs_req *r)
 	ino = fs_inode_get(r->srv, r->h.nodeid);
 	if (!ino)
 		return -ESTALE;
-	memset(&out, 0, sizeof(out));
 	if (!S_ISDIR(ino->type)) {
 		ret = -ENOTDIR;
 	} else if (fs_inode_virtual(ino)) {
-		ret = fs_handle_new(r->srv, ino, -1, true, &out.fh);
+		ret = fs_handle_new(r->srv, ino, -1, true, &fh);
 	} else {
 		/* "." relative to the O_PATH fd is the directory itself; no
 		 * path walk and no magic link involved. */
 		fd = openat(ino->fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		ret = fd < 0 ? -errno : fs_handle_new(r->srv, ino, fd, true, &out.fh);
+		ret = fd < 0 ? -errno : fs_handle_new(r->srv, ino, fd, true, &fh);
 	}
 	if (!ret)
-		ret = fs_reply(r, &out, sizeof(out));
+		ret = fs_reply_open(r, fh);
 	fs_inode_put(r->srv, ino);
 	return ret;
 }

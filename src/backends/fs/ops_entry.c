@@ -11,9 +11,14 @@
 
 #include "fs_priv.h"
 
+/* The lookup of an entry the guest cannot be told about is given back. */
 static int reply_entry(struct fs_req *r, const struct fuse_entry_out *e)
 {
-	return fs_reply(r, e, sizeof(*e));
+	int ret = fs_reply(r, e, sizeof(*e));
+
+	if (ret)
+		fs_inode_forget(r->srv, e->nodeid, 1);
+	return ret;
 }
 
 static int reply_attr(struct fs_req *r, const struct fs_inode *ino, const struct stat *st)

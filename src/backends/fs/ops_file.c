@@ -23,13 +23,18 @@ static bool wants_write(uint32_t flags)
 	return (flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC);
 }
 
-static int reply_open(struct fs_req *r, uint64_t fh)
+/* A handle the guest cannot be told about is given back at once. */
+int fs_reply_open(struct fs_req *r, uint64_t fh)
 {
 	struct fuse_open_out out;
+	int ret;
 
 	memset(&out, 0, sizeof(out));
 	out.fh = fh;
-	return fs_reply(r, &out, sizeof(out));
+	ret = fs_reply(r, &out, sizeof(out));
+	if (ret)
+		fs_handle_release(r->srv, fh);
+	return ret;
 }
 
 int fs_op_open(struct fs_req *r)
@@ -54,7 +59,7 @@ int fs_op_open(struct fs_req *r)
 	if (!ret)
 		ret = fs_handle_new(r->srv, ino, fd, false, &fh);
 	if (!ret)
-		ret = reply_open(r, fh);
+		ret = fs_reply_open(r, fh);
 	fs_inode_put(r->srv, ino);
 	return ret;
 }

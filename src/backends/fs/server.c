@@ -183,30 +183,38 @@ static int op_noreply(struct fs_req *r)
 enum {
 	OPF_MUTATES = 1,	/* EROFS in read-only mode */
 	OPF_BULK_IN = 2,	/* trailing data stays in guest memory */
+	OPF_NO_REPLY = 4,	/* never answered */
 };
 
 struct fs_op {
 	int (*fn)(struct fs_req *r);
 	unsigned int flags;
+	/* Payload size of a successful reply when it is fixed, else 0. */
+	unsigned int reply;
 };
 
+#define ENTRY_OUT sizeof(struct fuse_entry_out)
+#define OPEN_OUT sizeof(struct fuse_open_out)
+#define ATTR_OUT sizeof(struct fuse_attr_out)
+#define WRITE_OUT sizeof(struct fuse_write_out)
+
 static const struct fs_op fs_ops[] = {
-	[FUSE_LOOKUP] = { fs_op_lookup, 0 },
-	[FUSE_FORGET] = { fs_op_forget, 0 },
-	[FUSE_GETATTR] = { fs_op_getattr, 0 },
-	[FUSE_SETATTR] = { fs_op_setattr, OPF_MUTATES },
+	[FUSE_LOOKUP] = { fs_op_lookup, 0, ENTRY_OUT },
+	[FUSE_FORGET] = { fs_op_forget, OPF_NO_REPLY },
+	[FUSE_GETATTR] = { fs_op_getattr, 0, ATTR_OUT },
+	[FUSE_SETATTR] = { fs_op_setattr, OPF_MUTATES, ATTR_OUT },
 	[FUSE_READLINK] = { fs_op_readlink, 0 },
-	[FUSE_SYMLINK] = { fs_op_symlink, OPF_MUTATES },
-	[FUSE_MKNOD] = { fs_op_mknod, OPF_MUTATES },
-	[FUSE_MKDIR] = { fs_op_mkdir, OPF_MUTATES },
+	[FUSE_SYMLINK] = { fs_op_symlink, OPF_MUTATES, ENTRY_OUT },
+	[FUSE_MKNOD] = { fs_op_mknod, OPF_MUTATES, ENTRY_OUT },
+	[FUSE_MKDIR] = { fs_op_mkdir, OPF_MUTATES, ENTRY_OUT },
 	[FUSE_UNLINK] = { fs_op_unlink, OPF_MUTATES },
 	[FUSE_RMDIR] = { fs_op_rmdir, OPF_MUTATES },
 	[FUSE_RENAME] = { fs_op_rename, OPF_MUTATES },
-	[FUSE_LINK] = { fs_op_link, OPF_MUTATES },
-	[FUSE_OPEN] = { fs_op_open, 0 },
+	[FUSE_LINK] = { fs_op_link, OPF_MUTATES, ENTRY_OUT },
+	[FUSE_OPEN] = { fs_op_open, 0, OPEN_OUT },
 	[FUSE_READ] = { fs_op_read, 0 },
-	[FUSE_WRITE] = { fs_op_write, OPF_MUTATES | OPF_BULK_IN },
-	[FUSE_STATFS] = { fs_op_statfs, 0 },
+	[FUSE_WRITE] = { fs_op_write, OPF_MUTATES | OPF_BULK_IN, WRITE_OUT },
+	[FUSE_STATFS] = { fs_op_statfs, 0, sizeof(struct fuse_statfs_out) },
 	[FUSE_RELEASE] = { fs_op_release, 0 },
 	[FUSE_FSYNC] = { fs_op_fsync, 0 },
 	[FUSE_SETXATTR] = { fs_op_setxattr, OPF_MUTATES },
@@ -215,24 +223,24 @@ static const struct fs_op fs_ops[] = {
 	[FUSE_REMOVEXATTR] = { fs_op_removexattr, OPF_MUTATES },
 	[FUSE_FLUSH] = { fs_op_flush, 0 },
 	[FUSE_INIT] = { op_init, 0 },
-	[FUSE_OPENDIR] = { fs_op_opendir, 0 },
+	[FUSE_OPENDIR] = { fs_op_opendir, 0, OPEN_OUT },
 	[FUSE_READDIR] = { fs_op_readdir, 0 },
 	[FUSE_RELEASEDIR] = { fs_op_releasedir, 0 },
 	[FUSE_FSYNCDIR] = { fs_op_fsync, 0 },
-	[FUSE_GETLK] = { fs_op_getlk, 0 },
+	[FUSE_GETLK] = { fs_op_getlk, 0, sizeof(struct fuse_lk_out) },
 	[FUSE_SETLK] = { fs_op_setlk, 0 },
 	[FUSE_SETLKW] = { fs_op_setlk, 0 },
 	[FUSE_ACCESS] = { fs_op_access, 0 },
-	[FUSE_CREATE] = { fs_op_create, OPF_MUTATES },
-	[FUSE_INTERRUPT] = { op_noreply, 0 },
+	[FUSE_CREATE] = { fs_op_create, OPF_MUTATES, ENTRY_OUT + OPEN_OUT },
+	[FUSE_INTERRUPT] = { op_noreply, OPF_NO_REPLY },
 	[FUSE_DESTROY] = { op_destroy, 0 },
-	[FUSE_IOCTL] = { fs_op_ioctl, 0 },
-	[FUSE_BATCH_FORGET] = { fs_op_batch_forget, OPF_BULK_IN },
+	[FUSE_IOCTL] = { fs_op_ioctl, 0, sizeof(struct fuse_ioctl_out) },
+	[FUSE_BATCH_FORGET] = { fs_op_batch_forget, OPF_BULK_IN | OPF_NO_REPLY },
 	[FUSE_FALLOCATE] = { fs_op_fallocate, OPF_MUTATES },
 	[FUSE_READDIRPLUS] = { fs_op_readdirplus, 0 },
 	[FUSE_RENAME2] = { fs_op_rename2, OPF_MUTATES },
-	[FUSE_LSEEK] = { fs_op_lseek, 0 },
-	[FUSE_COPY_FILE_RANGE] = { fs_op_copy_file_range, OPF_MUTATES },
+	[FUSE_LSEEK] = { fs_op_lseek, 0, sizeof(struct fuse_lseek_out) },
+	[FUSE_COPY_FILE_RANGE] = { fs_op_copy_file_range, OPF_MUTATES, WRITE_OUT },
 	[FUSE_SYNCFS] = { op_ok, 0 },
 };
 
@@ -252,6 +260,11 @@ static int dispatch(struct fs_req *r)
 		return -EIO;
 	if ((op->flags & OPF_MUTATES) && r->srv->read_only)
 		return -EROFS;
+	/* Nothing is done for a request whose answer cannot be delivered:
+	 * the guest would never learn of the nodeid or handle it took, nor
+	 * give it back (and a change it made would be reported as failed). */
+	if (!(op->flags & OPF_NO_REPLY) && r->out_cap < sizeof(struct fuse_out_header) + op->reply)
+		return -EIO;
 
 	/* WRITE data and BATCH_FORGET entries stay in guest memory; their
 	 * handlers fetch them piecewise. */

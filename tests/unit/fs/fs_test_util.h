@@ -26,6 +26,8 @@ struct t {
 	char share[PATH_MAX + 16];
 	char outside[PATH_MAX + 16];
 	unsigned char *out;
+	bool small_out;		/* offer out_cap bytes for replies instead of OUT_CAP */
+	size_t out_cap;
 	int32_t error;
 	size_t len;		/* payload length of the last reply */
 	size_t reply_len;
@@ -107,7 +109,7 @@ static inline int32_t t_req(struct t *t, uint32_t opcode, uint64_t nodeid, ...)
 	iv.iov_base = in;
 	iv.iov_len = off;
 	ov.iov_base = t->out;
-	ov.iov_len = OUT_CAP;
+	ov.iov_len = t->small_out ? t->out_cap : OUT_CAP;
 	t->reply_len = 0;
 	t->ret = fuse_server_handle(t->srv, &iv, 1, &ov, 1, &t->reply_len);
 	t->len = 0;
