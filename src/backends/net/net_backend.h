@@ -27,9 +27,11 @@ enum net_backend_kind { NET_BACKEND_UNIXSTREAM, NET_BACKEND_UNIXGRAM, NET_BACKEN
 struct net_backend_config {
 	enum net_backend_kind kind;
 	const char *path;	/* unix socket to connect to, or NULL with fd */
-	int fd;			/* connected socket handed over by the caller, or -1 */
+	/* Connected socket handed over by the caller, or -1; the backend owns
+	 * it only once open has returned 0. */
+	int fd;
 	const char *tap_name;
-	bool vfkit_magic;	/* unixgram: send "VFKT" once connected */
+	bool vfkit_magic;	/* unixgram with path: send "VFKT" once connected */
 	unsigned int index;	/* eth<index>: names our bound unixgram socket */
 };
 
@@ -50,8 +52,9 @@ struct net_backend_ops {
 	/*
 	 * Delivers the next frame into iov (the guest's receive buffer, room
 	 * for the header first) and returns the bytes written, header
-	 * included.  -EAGAIN: nothing to read; -EMSGSIZE: a frame larger than
-	 * the buffer or NET_MAX_FRAME was consumed and dropped; other -errno:
+	 * included.  -EAGAIN: nothing to read; -EMSGSIZE: a frame that did not
+	 * fit the buffer, or is no frame (empty, runt), was consumed and
+	 * dropped; other -errno:
 	 * the backend is gone.
 	 */
 	ssize_t (*recv)(struct net_backend *b, const struct iovec *iov, unsigned int cnt);
@@ -67,7 +70,8 @@ struct net_backend {
 	const struct net_backend_ops *ops;
 	int fd;			/* polled by the device */
 	const char *name;	/* for log lines: "passt socket", "tap0", ... */
-	/* With -EAGAIN and no writability signal (unix datagram ENOBUFS). */
+	/* Set by the send() that just returned -EAGAIN when the kernel gives
+	 * no writability signal for it (unix datagram ENOBUFS). */
 	int retry_ms;
 };
 
