@@ -37,6 +37,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "dhcp.h"
 #include "init_config.h"
 #include "init_lib.h"
 #include "workload.h"
@@ -983,6 +984,9 @@ static int run(int argc, char **argv)
 		return INIT_EXIT_SETUP;
 	set_hostname(&job);
 	bring_up_loopback();
+	/* The VMM's KRUN_DHCP=1 (virtio-net with NET_FLAG_DHCP_CLIENT). */
+	if (getenv("KRUN_DHCP") && strcmp(getenv("KRUN_DHCP"), "1") == 0)
+		dhcp_configure("eth0", "/etc/resolv.conf", msg);
 	bring_up_tsi_dummy();
 	if (job.flags & WORKLOAD_F_REPORT_BOOT_TIME)
 		report_boot_time();
