@@ -108,6 +108,7 @@ struct fuse_server {
 	uint32_t nr_hashed;
 	struct fs_inode *root;
 	uint32_t nr_inode_fds;	/* inodes but the root holding a host fd */
+	struct fuse_server_limits limits;
 
 	struct fs_vent *vents[FUSE_SERVER_MAX_OVERLAYS];
 	unsigned int nr_vents;
@@ -153,6 +154,8 @@ int fs_slots_init(struct fs_slot_table *t);
 void fs_slots_fini(struct fs_slot_table *t);
 int fs_inode_root_init(struct fuse_server *srv, int fd, const struct stat *st);
 int fs_slot_new_inode(struct fuse_server *srv, struct fs_inode *ino);
+void fs_default_limits(struct fuse_server_limits *l);
+int fs_room(struct fuse_server *srv, bool handle);
 struct fs_inode *fs_inode_get(struct fuse_server *srv, uint64_t nodeid);
 void fs_inode_put(struct fuse_server *srv, struct fs_inode *ino);
 void fs_inode_forget(struct fuse_server *srv, uint64_t nodeid, uint64_t nlookup);

@@ -70,6 +70,32 @@ int fuse_server_add_overlay_dir(struct fuse_server *srv, const char *path, uint3
  */
 const char *fuse_overlay_path(const char *path);
 
+/*
+ * Bounds on what the guest can make the server hold, so that one guest
+ * cannot use up the VMM's descriptors: at most max_handles open file and
+ * directory handles (OPEN, OPENDIR, CREATE; past it they fail with EMFILE)
+ * and at most max_inodes inodes that hold a host descriptor (an O_PATH fd
+ * each; past it LOOKUP and the creating requests fail with ENFILE).  On top
+ * of that all servers of the process together hold at most the
+ * RLIMIT_NOFILE soft limit (read when a descriptor is taken) less
+ * FUSE_SERVER_FD_RESERVE descriptors (half the limit when it is below twice
+ * the reserve), so the VMM's own descriptors stay available.
+ * fuse_server_create() sets the defaults: FUSE_SERVER_MAX_HANDLES and
+ * FUSE_SERVER_MAX_INODES, each no more than that descriptor budget.
+ */
+#define FUSE_SERVER_MAX_HANDLES 65536u
+#define FUSE_SERVER_MAX_INODES (1u << 20)
+#define FUSE_SERVER_FD_RESERVE 256u
+
+struct fuse_server_limits {
+	uint32_t max_handles;
+	uint32_t max_inodes;
+};
+
+void fuse_server_get_limits(struct fuse_server *srv, struct fuse_server_limits *l);
+/* Takes effect for what is taken from then on; -EINVAL for a zero limit. */
+int fuse_server_set_limits(struct fuse_server *srv, const struct fuse_server_limits *l);
+
 /* What the server holds now (for tests and the fuzzer). */
 struct fuse_server_stats {
 	uint32_t inodes;	/* live nodeids, the root's included */

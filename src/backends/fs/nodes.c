@@ -16,9 +16,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/openat2.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
@@ -104,7 +106,105 @@ int fs_slot_new_inode(struct fuse_server *srv, struct fs_inode *ino)
 	return slot_alloc(&srv->inodes, ino, &ino->nodeid);
 }
 
-/* ---- what the server holds ---------------------------------------------- */
+/* ---- descriptor limits --------------------------------------------------- */
+
+/* Host descriptors held for inodes and handles by all servers together. */
+static atomic_uint fds_held;
+
+/* How many of them the process can spare, from its current soft limit. */
+static uint32_t fd_budget(void)
+{
+	struct rlimit rl;
+	rlim_t soft;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return 1024 - FUSE_SERVER_FD_RESERVE;
+	soft = rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > UINT32_MAX ? UINT32_MAX : rl.rlim_cur;
+	return (uint32_t)(soft >= 2 * FUSE_SERVER_FD_RESERVE ? soft - FUSE_SERVER_FD_RESERVE
+							      : soft / 2);
+}
+
+static void fd_untake(void)
+{
+	atomic_fetch_sub(&fds_held, 1);
+}
+
+/* Counts one more descriptor against the budget, if it has room. */
+static bool fd_take(void)
+{
+	if (atomic_fetch_add(&fds_held, 1) < fd_budget())
+		return true;
+	fd_untake();
+	return false;
+}
+
+static bool fd_room(void)
+{
+	return atomic_load(&fds_held) < fd_budget();
+}
+
+/* Closes a descriptor fd_take() counted. */
+static void fd_give(int fd)
+{
+	close(fd);
+	fd_untake();
+}
+
+void fs_default_limits(struct fuse_server_limits *l)
+{
+	uint32_t budget = fd_budget();
+
+	l->max_handles = FUSE_SERVER_MAX_HANDLES < budget ? FUSE_SERVER_MAX_HANDLES : budget;
+	l->max_inodes = FUSE_SERVER_MAX_INODES < budget ? FUSE_SERVER_MAX_INODES : budget;
+	/* Never nothing at all: a server that can open no file is no use. */
+	if (!l->max_handles)
+		l->max_handles = 1;
+	if (!l->max_inodes)
+		l->max_inodes = 1;
+}
+
+/* Called with srv->lock held. */
+static bool inode_fd_room(const struct fuse_server *srv)
+{
+	return srv->nr_inode_fds < srv->limits.max_inodes && fd_room();
+}
+
+/*
+ * Whether a new host inode (and, with handle, a new handle with a host fd)
+ * could be taken now: 0, -ENFILE or -EMFILE.  Lets the creating requests
+ * refuse before they create anything.
+ */
+int fs_room(struct fuse_server *srv, bool handle)
+{
+	int ret = 0;
+
+	pthread_mutex_lock(&srv->lock);
+	if (handle && srv->handles.used >= srv->limits.max_handles)
+		ret = -EMFILE;
+	else if (!inode_fd_room(srv))
+		ret = -ENFILE;
+	else if (handle && atomic_load(&fds_held) + 1 >= fd_budget())
+		ret = -EMFILE;
+	pthread_mutex_unlock(&srv->lock);
+	return ret;
+}
+
+void fuse_server_get_limits(struct fuse_server *srv, struct fuse_server_limits *l)
+{
+	pthread_mutex_lock(&srv->lock);
+	*l = srv->limits;
+	pthread_mutex_unlock(&srv->lock);
+}
+
+int fuse_server_set_limits(struct fuse_server *srv, const struct fuse_server_limits *l)
+{
+	if (!srv || !l || !l->max_handles || !l->max_inodes)
+		return -EINVAL;
+	pthread_mutex_lock(&srv->lock);
+	srv->limits = *l;
+	pthread_mutex_unlock(&srv->lock);
+	return 0;
+}
 
 void fuse_server_get_stats(struct fuse_server *srv, struct fuse_server_stats *st)
 {
@@ -225,10 +325,11 @@ static bool inode_detach_if_unused(struct fuse_server *srv, struct fs_inode *ino
 	return true;
 }
 
+/* Not for the root, whose fd is the server's. */
 static void inode_free(struct fs_inode *ino)
 {
 	if (ino->fd >= 0)
-		close(ino->fd);
+		fd_give(ino->fd);
 	free(ino);
 }
 
@@ -462,7 +563,12 @@ int fs_intern_fd(struct fuse_server *srv, int fd, struct fs_inode **out, struct 
 		*out = ino;
 		return 0;
 	}
-	ret = slot_alloc(&srv->inodes, fresh, &fresh->nodeid);
+	ret = inode_fd_room(srv) && fd_take() ? 0 : -ENFILE;
+	if (!ret) {
+		ret = slot_alloc(&srv->inodes, fresh, &fresh->nodeid);
+		if (ret)
+			fd_untake();
+	}
 	if (ret) {
 		pthread_mutex_unlock(&srv->lock);
 		close(fd);
@@ -614,7 +720,7 @@ int fs_lookup_host(struct fuse_server *srv, struct fs_inode *dir, const char *na
 static void handle_free(struct fuse_server *srv, struct fs_handle *h)
 {
 	if (h->fd >= 0)
-		close(h->fd);
+		fd_give(h->fd);
 	pthread_mutex_destroy(&h->dir_lock);
 	free(h->stream);
 	fs_inode_put(srv, h->ino);
@@ -638,7 +744,12 @@ int fs_handle_new(struct fuse_server *srv, struct fs_inode *ino, int fd, bool di
 	h->refs = 1;
 	pthread_mutex_init(&h->dir_lock, NULL);
 	pthread_mutex_lock(&srv->lock);
-	ret = slot_alloc(&srv->handles, h, fh);
+	ret = srv->handles.used < srv->limits.max_handles && (fd < 0 || fd_take()) ? 0 : -EMFILE;
+	if (!ret) {
+		ret = slot_alloc(&srv->handles, h, fh);
+		if (ret && fd >= 0)
+			fd_untake();
+	}
 	if (!ret)
 		ino->refs++;
 	pthread_mutex_unlock(&srv->lock);

@@ -320,6 +320,8 @@ static int make_node(struct fs_req *r, const struct mk_args *a)
 	if (ret)
 		return ret;
 	ret = fs_dir_may_change(r->srv, dir, a->name, true);
+	if (!ret)
+		ret = fs_room(r->srv, false);
 	if (ret)
 		goto out;
 	ret = fs_creds_enter(r->srv, &r->h, &c);

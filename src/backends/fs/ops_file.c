@@ -142,6 +142,8 @@ int fs_op_create(struct fs_req *r)
 	if (!dir)
 		return -ESTALE;
 	ret = fs_dir_may_change(r->srv, dir, name, true);
+	if (!ret)
+		ret = fs_room(r->srv, true);
 	if (ret) {
 		fs_inode_put(r->srv, dir);
 		return ret;

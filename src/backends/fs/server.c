@@ -368,6 +368,7 @@ struct fuse_server *fuse_server_create(const char *root_dir, bool read_only, int
 	srv->root_fd = -1;
 	srv->read_only = read_only;
 	srv->privileged = geteuid() == 0;
+	fs_default_limits(&srv->limits);
 	clock_gettime(CLOCK_REALTIME, &srv->born);
 	pthread_mutex_init(&srv->lock, NULL);
 
