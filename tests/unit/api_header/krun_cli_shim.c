@@ -102,6 +102,40 @@ int32_t krun_setgid(uint32_t ctx_id, gid_t gid)
 	return 0;
 }
 
+static void print_mac(const uint8_t *mac)
+{
+	printf(" mac=%02x:%02x:%02x:%02x:%02x:%02x", mac[0], mac[1], mac[2], mac[3], mac[4],
+	       mac[5]);
+}
+
+int32_t krun_add_net_unixstream(uint32_t ctx_id, const char *c_path, int fd, uint8_t *const c_mac,
+				uint32_t features, uint32_t flags)
+{
+	printf("net_unixstream ctx=%u path=%s fd=%s", ctx_id, c_path ? c_path : "(null)",
+	       fd >= 0 ? "open" : "none");
+	print_mac(c_mac);
+	printf(" features=0x%x flags=0x%x\n", features, flags);
+	return 0;
+}
+
+int32_t krun_add_net_unixgram(uint32_t ctx_id, const char *c_path, int fd, uint8_t *const c_mac,
+			      uint32_t features, uint32_t flags)
+{
+	printf("net_unixgram ctx=%u path=%s fd=%d", ctx_id, c_path, fd);
+	print_mac(c_mac);
+	printf(" features=0x%x flags=0x%x\n", features, flags);
+	return 0;
+}
+
+int32_t krun_add_net_tap(uint32_t ctx_id, char *c_tap_name, uint8_t *const c_mac,
+			 uint32_t features, uint32_t flags)
+{
+	printf("net_tap ctx=%u name=%s", ctx_id, c_tap_name);
+	print_mac(c_mac);
+	printf(" features=0x%x flags=0x%x\n", features, flags);
+	return 0;
+}
+
 int32_t krun_start_enter(uint32_t ctx_id)
 {
 	const char *e = getenv("KRUN_SHIM_START_ERRNO");

@@ -34,6 +34,16 @@ expect() {
 }
 
 START_ERRNO=
+# --net: one card per option, in order, MACs one apart; -p needs passt or TSI.
+run net 0 --net tap:tap7 --net unixgram:/run/gv.sock --net vfkit:/run/vf.sock \
+	--net unixstream:/run/passt.sock "$T/root" /bin/true
+expect "net_tap ctx=7 name=tap7 mac=5a:94:ef:e4:0c:ee features=0x4c83 flags=0x0"
+expect "net_unixgram ctx=7 path=/run/gv.sock fd=-1 mac=5a:94:ef:e4:0c:ef features=0x4c83 flags=0x2"
+expect "net_unixgram ctx=7 path=/run/vf.sock fd=-1 mac=5a:94:ef:e4:0c:f0 features=0x4c83 flags=0x3"
+expect "net_unixstream ctx=7 path=/run/passt.sock fd=none mac=5a:94:ef:e4:0c:f1 features=0x4c83 flags=0x2"
+run net_bad_spec 125 --net slirp "$T/root" /bin/true
+run net_port_without_passt 125 --net tap:tap0 -p 80:80 "$T/root" /bin/true
+run net_no_network 125 --net tap:tap0 --no-network "$T/root" /bin/true
 run basic 0 "$T/root" /bin/echo hello world
 expect "create_ctx"
 expect "root ctx=7 $T/root"
