@@ -349,17 +349,22 @@ int32_t krun_add_virtiofs3(uint32_t ctx_id,
  * SOCK_STREAM unix socket (passt, socket_vmnet, ...).
  *
  * @c_path:   socket path to connect to, or NULL when @fd is used.
- * @fd:       already connected socket, or -1 when @c_path is used.
+ * @fd:       already connected socket, or -1 when @c_path is used; the
+ *            library takes it over (closes it, also if the VM never starts).
  * @c_mac:    6-byte MAC address.
  * @features: NET_FEATURE_* bits offered to the guest.
- * @flags:    0 or NET_FLAG_DHCP_CLIENT.
+ * @flags:    0 or NET_FLAG_DHCP_CLIENT (the guest init configures eth0 by
+ *            DHCP; only eth0, as upstream).
  *
  * Interfaces appear in the guest in the order they are added (eth0, eth1,
- * ...).  Adding any interface turns off the implicit TSI networking.  Call it
- * before krun_set_port_map().
+ * ...), at most 8.  Adding any interface turns off the implicit TSI
+ * networking, and krun_set_port_map() then returns -EINVAL.  The socket is
+ * connected by krun_start_enter(), which fails with the connect's -errno
+ * when nobody listens.
  *
  * Returns 0, -EINVAL (both or neither of path/fd, NULL MAC, unknown feature
- * or flag bits) or -ENOENT.
+ * or flag bits, a path that does not fit sockaddr_un, an fd not open),
+ * -ENOSPC or -ENOENT.
  */
 int32_t krun_add_net_unixstream(uint32_t ctx_id,
 				const char *c_path,
@@ -374,8 +379,10 @@ int32_t krun_add_net_unixstream(uint32_t ctx_id,
  *
  * Same arguments and rules as krun_add_net_unixstream(); @flags may also
  * contain NET_FLAG_VFKIT, which only makes sense together with @c_path.
+ * With @c_path the VMM binds its own end at
+ * $TMPDIR/krun-net-<pid>-<index>.sock (removed when the VM ends).
  *
- * Returns 0, -EINVAL or -ENOENT.
+ * Returns 0, -EINVAL, -ENOSPC or -ENOENT.
  */
 int32_t krun_add_net_unixgram(uint32_t ctx_id,
 			      const char *c_path,
@@ -391,11 +398,13 @@ int32_t krun_add_net_unixgram(uint32_t ctx_id,
  * @c_mac:      6-byte MAC address.
  * @features:   NET_FEATURE_* bits; GUEST_TSO4/6 and GUEST_UFO require
  *              GUEST_CSUM.
- * @flags:      0 or NET_FLAG_DHCP_CLIENT.
+ * @flags:      0 or NET_FLAG_DHCP_CLIENT (upstream accepts only 0).
  *
- * Disables implicit TSI networking.
+ * Disables implicit TSI networking.  The tap is attached by
+ * krun_start_enter(), with offloads set from the features the guest acks.
  *
- * Returns 0, -EINVAL or -ENOENT.
+ * Returns 0, -EINVAL (NULL or over-long name, NULL MAC, unknown bits,
+ * GUEST_TSO4/TSO6/UFO without GUEST_CSUM), -ENOSPC or -ENOENT.
  */
 int32_t krun_add_net_tap(uint32_t ctx_id,
 			 char *c_tap_name,
@@ -407,7 +416,9 @@ int32_t krun_add_net_tap(uint32_t ctx_id,
  * krun_set_passt_fd - DEPRECATED, use krun_add_net_unixstream().
  *
  * Configures the single legacy interface on an open passt socket @fd, with
- * COMPAT_NET_FEATURES.  Disables TSI.
+ * COMPAT_NET_FEATURES and no DHCP (as upstream).  Disables TSI.  A second
+ * call replaces the interface (the first fd is closed); the fd is the
+ * library's from this call on.
  *
  * Returns 0, -EINVAL (negative fd, or a krun_add_net_* interface already
  * exists) or -ENOENT.
@@ -450,8 +461,9 @@ int32_t krun_set_net_mac(uint32_t ctx_id, uint8_t *const c_mac);
  * Outgoing connections are not translated.
  *
  * Returns 0; -EINVAL for a malformed entry or a duplicate host or guest
- * port (the previous map stays); -ENOSPC past 256 entries; -ENODEV when
- * the vsock device is disabled; -ENOENT.
+ * port (the previous map stays), or after a network card was added (TSI
+ * is then off, as upstream); -ENOSPC past 256 entries; -ENODEV when the
+ * vsock device is disabled; -ENOENT.
  */
 int32_t krun_set_port_map(uint32_t ctx_id, const char *const port_map[]);
 
