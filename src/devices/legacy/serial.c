@@ -184,6 +184,9 @@ static void *tx_main(void *arg)
 			pthread_mutex_lock(&t->lock);
 		}
 	}
+	/* What a stalled reader or the flush deadline left behind. */
+	t->dropped += t->count;
+	t->count = 0;
 	t->exited = true;
 	pthread_cond_broadcast(&t->done);
 	pthread_mutex_unlock(&t->lock);
