@@ -11,6 +11,11 @@
  * Every tx header is copied out of guest memory once and checked against
  * the acked features and the frame's size before a backend sees the frame;
  * a frame that fails is dropped, counted and its chain given back.
+ *
+ * The guest kicks only when the device asked for it (re-armed on an empty
+ * queue), so the worker never sleeps while tx chains wait for it: not after
+ * a full batch, not once the backend is gone (they are then dropped), and
+ * not while the backend holds the unsent part of a frame it took.
  */
 #include "net.h"
 
@@ -45,7 +50,8 @@ struct virtio_net {
 	struct virtio_mmio_dev *dev;
 	bool backend_gone;
 	bool rx_wants_buffers;	/* the guest's rx queue ran dry */
-	bool tx_blocked;	/* a frame waits for the backend */
+	bool tx_blocked;	/* a frame, or part of one, waits for the backend */
+	bool tx_more;		/* tx chains may wait: look again without sleeping */
 	struct vq_chain rx_chain;
 	struct vq_chain tx_chain;
 	struct virtio_net_stats stats;
@@ -97,6 +103,9 @@ static void lose_backend(struct virtio_net *n, int err)
 	if (n->backend_gone)
 		return;
 	n->backend_gone = true;
+	/* What waited for the backend is dropped now, without waiting. */
+	n->tx_blocked = false;
+	n->tx_more = true;
 	log_error("net: eth%u: %s is gone (%s); the guest's frames are dropped from now on",
 		  n->index, n->backend->name, strerror(-err));
 }
@@ -150,8 +159,10 @@ static void process_tx(struct virtio_net *n)
 {
 	struct virtqueue *vq = &n->dev->queues[TX_Q];
 	bool pushed = false;
+	int i;
 
-	for (int i = 0; i < BATCH && !n->tx_blocked; i++) {
+	n->tx_more = false;
+	for (i = 0; i < BATCH && !n->tx_blocked; i++) {
 		if (virtio_mmio_pop(n->dev, TX_Q, &n->tx_chain) <= 0)
 			break;
 		if (!send_one(n)) {
@@ -161,6 +172,16 @@ static void process_tx(struct virtio_net *n)
 		}
 		vq_push(vq, n->tx_chain.head, 0);
 		pushed = true;
+	}
+	if (i == BATCH)
+		n->tx_more = true;	/* the queue was not seen empty, nor re-armed */
+	/* A frame the backend took only in part must not wait for the next. */
+	if (pushed && !n->tx_blocked && !n->backend_gone) {
+		int ret = n->backend->ops->flush(n->backend);
+		if (ret == -EAGAIN)
+			n->tx_blocked = true;
+		else if (ret < 0)
+			lose_backend(n, ret);
 	}
 	if (pushed)
 		virtio_mmio_notify_queue(n->dev, TX_Q);
@@ -208,10 +229,13 @@ static void process_rx(struct virtio_net *n)
 
 	for (int i = 0; i < BATCH && !n->backend_gone; i++) {
 		int ret = virtio_mmio_pop(n->dev, RX_Q, &n->rx_chain);
-		if (ret == 0)
+		if (ret <= 0) {
+			/* Empty, or broken until the driver resets it: either way
+			 * the backend's fd must not be polled meanwhile, or
+			 * pending frames would wake us without end. */
 			n->rx_wants_buffers = true;
-		if (ret <= 0)
 			break;
+		}
 		ssize_t got = receive_one(n);
 		if (got <= 0) {
 			vq_unpop(vq);
@@ -233,7 +257,7 @@ enum { PFD_STOP, PFD_RXQ, PFD_TXQ, PFD_BACKEND, PFD_COUNT };
 static int wait_events(struct virtio_net *n, struct pollfd *pfd)
 {
 	short backend_events = 0;
-	int timeout = -1;
+	int timeout = n->tx_more ? 0 : -1;
 
 	if (!n->backend_gone) {
 		bool rx_ready = !n->rx_wants_buffers;
@@ -314,6 +338,7 @@ static int net_activate(void *opaque, struct virtio_mmio_dev *dev)
 	n->dev = dev;
 	n->rx_wants_buffers = false;
 	n->tx_blocked = false;
+	n->tx_more = false;
 	drain_evt(n->stop_evt);
 	int ret = n->backend->ops->set_features(n->backend, dev->driver_features);
 	if (ret)
