@@ -31,6 +31,10 @@ def fmt(v, unit):
         return f"{v:,.0f} req/s"
     if unit == "ops/s":
         return f"{v:,.0f} ops/s"
+    if unit == "Gbit/s":
+        return f"{v:.3f} Gbit/s" if v < 10 else f"{v:.1f} Gbit/s"
+    if unit == "us":
+        return f"{v:,.0f} µs"
     return f"{v:.3g} {unit}"
 
 
@@ -38,7 +42,7 @@ def sp(xs, unit):
     lo, med, hi = spread(xs)
     if lo is None:
         return "-"
-    f = {"s": "{:.2f}", "MiB": "{:.1f}", "MB/s": "{:.0f}", "ops/s": "{:.0f}"}.get(unit, "{:.3g}")
+    f = {"s": "{:.2f}", "MiB": "{:.1f}", "MB/s": "{:.0f}", "ops/s": "{:.0f}", "us": "{:.0f}"}.get(unit, "{:.3g}")
     return "/".join(f.format(x) for x in (lo, med, hi))
 
 
@@ -141,6 +145,28 @@ def main():
                 add(label, unit, "higher" if unit in ("MB/s", "ops/s") else "lower",
                     col("ours", op, conv), col("peer", op, conv), col("native", op, conv))
 
+        if "net" in vm:
+            net = vm["net"]
+            secs = net.get("seconds")
+            for key, label in (("up", f"net TCP guest->host (iperf3, {secs} s)"),
+                               ("down", f"net TCP host->guest (iperf3 -R, {secs} s)")):
+                for who, name in (("ours_passt", "ours+passt"), ("tsi", "TSI")):
+                    add(f"{label}, {name} vs QEMU+passt", "Gbit/s", "higher",
+                        [r[key + "_gbps"] for r in net.get(who, [])],
+                        [r[key + "_gbps"] for r in net.get("peer_passt", [])])
+            for who, name in (("ours_passt", "ours+passt"), ("tsi", "TSI")):
+                add(f"net TCP 1-byte request/response, mean of {net.get('rr_count')}, "
+                    f"{name} vs QEMU+passt", "us", "lower",
+                    [r["rr_mean_us"] for r in net.get(who, [])],
+                    [r["rr_mean_us"] for r in net.get("peer_passt", [])])
+            if "ours_tap" in net:
+                for key, label in (("up_gbps", "guest->host"), ("down_gbps", "host->guest"),
+                                   ("rr_mean_us", "1-byte request/response, mean")):
+                    unit, better = ("us", "lower") if key == "rr_mean_us" else ("Gbit/s", "higher")
+                    add(f"net TCP {label}, ours+tap vs QEMU+tap", unit, better,
+                        [r[key] for r in net["ours_tap"]],
+                        [r[key] for r in net.get("peer_tap", [])])
+
     if sizes:
         for k, label in (("ours", "on-disk size: libkrun.so.1 + libkrunfw.so.5"),):
             if k in sizes:
@@ -214,10 +240,18 @@ def main():
         lines.append("targets from the issue (reported, not asserted):")
         lines += ["  " + t for t in tl]
 
-    if vm and vm.get("errors"):
+    errors = dict((vm or {}).get("errors", {}))
+    net = (vm or {}).get("net", {})
+    errors.update({f"net {k}": v for k, v in net.get("errors", {}).items()})
+    fallback = sum(1 for r in net.get("ours_passt", []) if r.get("dhcp_fallback"))
+    if fallback:
+        errors["net ours_passt DHCP"] = (
+            f"our init got no DHCP lease from passt in {fallback} of "
+            f"{len(net['ours_passt'])} runs; eth0 was configured statically as for the peer")
+    if errors:
         lines.append("")
         lines.append("FAILED parts:")
-        for k, v in vm["errors"].items():
+        for k, v in errors.items():
             lines.append(f"  {k}: {v.strip().splitlines()[-1] if v.strip() else v}")
 
     print("\n".join(lines))
@@ -226,7 +260,7 @@ def main():
     out = {"date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "command": a.command,
            "environment": env, "environment_note": envline, "rows": rows, "fuse_micro": fuse,
            "sizes": sizes, "vm_params": (vm or {}).get("params"),
-           "errors": (vm or {}).get("errors", {}) if vm else {"vm": "not run"}}
+           "errors": errors if vm else {"vm": "not run"}}
     with open(os.path.join(a.out_dir, "latest.json"), "w") as f:
         json.dump(out, f, indent=1)
     if a.markdown:
@@ -269,7 +303,8 @@ def plot(rows, fuse, envline, path):
         ax.barh(labels, adv, color=colors)
         ax.axvline(1.0, color="black", lw=1)
         ax.set_xscale("log")
-        ax.set_xlabel("advantage over QEMU microvm + virtiofsd (x, >1 = ours better; log)")
+        ax.set_xlabel("advantage over QEMU microvm + virtiofsd (+ passt for net) "
+                      "(x, >1 = ours better; log)")
         for i, x in enumerate(adv):
             ax.text(x, i, f" {x:.2f}x", va="center", fontsize=8)
         ax.tick_params(axis="y", labelsize=8)

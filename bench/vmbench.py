@@ -49,7 +49,28 @@ def virtiofsd_cmd(sock):
             "-o", f"source={ROOT}", "-o", "cache=auto"]
 
 
-def qemu_cmd(sock, cpus, mem, init_args):
+def qemu_net_args(backend):
+    """The peer's network card: virtio-net on microvm's virtio-mmio.
+    ("passt", SOCK): passt's qemu socket (`passt -s SOCK`) through -netdev
+    stream, new in QEMU 7.2, whose unix-socket client speaks the
+    length-prefixed frames passt expects (QEMU <= 7.1 needed -netdev socket
+    and passt's qrap). ("tap", NAME): a host tap device, vhost off (QEMU's
+    default; ours has no vhost either)."""
+    if not backend:
+        return []
+    kind, arg = backend
+    if kind == "passt":
+        nd = f"stream,id=n0,server=off,addr.type=unix,addr.path={arg}"
+    else:
+        nd = f"tap,id=n0,ifname={arg},script=no,downscript=no"
+    return ["-netdev", nd, "-device", "virtio-net-device,netdev=n0"]
+
+
+def passt_peer_cmd(sock):
+    return ["passt", "-f", "-q", "-s", sock]
+
+
+def qemu_cmd(sock, cpus, mem, init_args, net=None):
     return ["qemu-system-x86_64",
             # acpi=off: our guest kernel has no ACPI (the VMM hands it an MP
             # table); with ACPI off QEMU lists the virtio-mmio devices on the
@@ -59,6 +80,7 @@ def qemu_cmd(sock, cpus, mem, init_args):
             "-object", f"memory-backend-memfd,id=mem,size={mem}M,share=on",
             "-chardev", f"socket,id=char0,path={sock}",
             "-device", "vhost-user-fs-device,queue-size=1024,chardev=char0,tag=/dev/root",
+            *qemu_net_args(net),
             "-kernel", A.vmlinux,
             # Not "-- ARGS": QEMU appends its virtio_mmio.device= entries at
             # the end, which after "--" would go to init instead of the
@@ -72,8 +94,8 @@ def qemu_cmd(sock, cpus, mem, init_args):
             "-nodefaults", "-no-user-config", "-nographic", "-no-reboot"]
 
 
-def ours_cmd(cpus, mem, argv):
-    return [A.krun, "-c", str(cpus), "-m", str(mem), ROOT] + argv
+def ours_cmd(cpus, mem, argv, opts=()):
+    return [A.krun, "-c", str(cpus), "-m", str(mem), *opts, ROOT] + argv
 
 
 def ours_env():
@@ -86,7 +108,7 @@ class Peer:
     """One peer VM: virtiofsd first (QEMU connects to its socket at start)."""
     n = 0
 
-    def __init__(self, cpus, mem, init_args):
+    def __init__(self, cpus, mem, init_args, net=None):
         Peer.n += 1
         self.sock = os.path.join(os.environ.get("TMPDIR", "/tmp"),
                                  f"krun-bench-vfs.{os.getpid()}.{Peer.n}.sock")
@@ -103,7 +125,7 @@ class Peer:
             if self.vfs.poll() is not None:
                 raise RuntimeError("virtiofsd exited: " + self.vfs.stderr.read().decode()[-500:])
             time.sleep(0.002)
-        self.qemu = subprocess.Popen(qemu_cmd(self.sock, cpus, mem, init_args),
+        self.qemu = subprocess.Popen(qemu_cmd(self.sock, cpus, mem, init_args, net),
                                      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
     def wait(self, timeout):
@@ -158,10 +180,10 @@ def threads_dump(pid):
 
 
 class Ours:
-    def __init__(self, cpus, mem, argv, stdout=subprocess.DEVNULL):
+    def __init__(self, cpus, mem, argv, stdout=subprocess.DEVNULL, opts=()):
         self.t0 = time.monotonic()
-        self.p = subprocess.Popen(ours_cmd(cpus, mem, argv), env=ours_env(), stdout=stdout,
-                                  stderr=subprocess.PIPE)
+        self.p = subprocess.Popen(ours_cmd(cpus, mem, argv, opts), env=ours_env(),
+                                  stdout=stdout, stderr=subprocess.PIPE)
 
     def wait(self, timeout):
         try:
@@ -356,20 +378,23 @@ def footprint(mode, cpus, mem):
 FS_OPS = ["seqwrite", "seqread", "randread", "create", "stat", "unlink", "untar", "find"]
 
 
-def parse_fs(path):
-    res = {}
+def read_steps(path, what):
+    """The "NAME [VALUE] STATUS" lines of a guest.sh result file, checked: the
+    workload reached "done" and every step exited 0."""
     with open(path) as f:
         lines = f.read().split("\n")
     if "done" not in lines:
-        raise RuntimeError("fs workload incomplete: " + " | ".join(lines))
-    for ln in lines:
-        p = ln.split()
-        if len(p) == 3 and not ln.startswith("#"):
-            if p[2] != "0":
-                raise RuntimeError(f"fs op {p[0]} failed (status {p[2]}) in {path}: "
-                                   + " | ".join(lines))
-            res[p[0]] = float(p[1])
-    return res
+        raise RuntimeError(f"{what} workload incomplete: " + " | ".join(lines))
+    steps = [ln.split() for ln in lines if ln.strip() and ln != "done" and not ln.startswith("#")]
+    for p in steps:
+        if p[-1] != "0":
+            raise RuntimeError(f"{what} step {p[0]} failed (status {p[-1]}) in {path}: "
+                               + " | ".join(lines))
+    return steps
+
+
+def parse_fs(path):
+    return {p[0]: float(p[1]) for p in read_steps(path, "fs") if len(p) == 3}
 
 
 def fs_bench(runs):
@@ -406,6 +431,209 @@ def fs_bench(runs):
     return out
 
 
+# ---- network ----------------------------------------------------------------------
+#
+# Ways out of the same guest, each running iperf3 (Debian's, copied into the
+# root with its libraries) against an iperf3 server on the host, plus tcprr
+# (bench/guest/tcprr.c) against a host echo server:
+#   tsi         ours, no card: the guest's sockets are the VMM's (TSI); the
+#               guest connects to 127.0.0.1 itself
+#   ours_passt  ours with `krun --net passt` (virtio-net, passt on a socket
+#               pair, DHCP by our init; when that got no lease the guest
+#               configures eth0 as for the peer and the run records
+#               dhcp_fallback); the host at passt's gateway address
+#   peer_passt  QEMU microvm + virtio-net-device + -netdev stream to
+#               `passt -s SOCK`, the guest configured statically (the address,
+#               route and MTU passt's DHCP hands out)
+#   ours_tap    `krun --net tap:benchtap0`, servers on the tap's host address
+#   peer_tap    QEMU microvm + virtio-net-device + -netdev tap, the same tap
+# passt needs an interface with a default route, and nothing may reach off the
+# machine: the whole part runs in a network namespace of its own with one
+# dummy interface, 198.51.100.1/24 (TEST-NET-2) via 198.51.100.254, and the
+# tap, 192.0.2.1/24 (TEST-NET-1). passt gives the guest the dummy's address
+# and maps its gateway to the host's loopback, where the servers listen.
+
+NET_HOST_ADDR = "198.51.100.1"
+NET_GW = "198.51.100.254"
+NET_TAP = "benchtap0"
+NET_TAP_HOST = "192.0.2.1"
+IPERF_PORT = 5201
+RR_PORT = 5202
+CLONE_NEWNET = 0x40000000
+CLONE_NEWUSER = 0x10000000
+# name: (guest's server address, host bind address, guest setup, our krun
+# options or None for the peer, the peer's backend)
+NET_CONFIGS = {
+    "tsi": ("127.0.0.1", "127.0.0.1", "none", [], None),
+    "ours_passt": (NET_GW, "127.0.0.1", "dhcp", ["--net", "passt"], None),
+    "peer_passt": (NET_GW, "127.0.0.1", "passt", None, "passt"),
+    "ours_tap": (NET_TAP_HOST, NET_TAP_HOST, "tap", ["--net", "tap:" + NET_TAP], None),
+    "peer_tap": (NET_TAP_HOST, NET_TAP_HOST, "tap", None, "tap"),
+}
+
+
+def net_namespace():
+    """Moves this process (and everything it starts from now on) into a new
+    network namespace with lo, the dummy bench0 and the tap."""
+    import ctypes
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.unshare(CLONE_NEWNET) != 0:
+        err = ctypes.get_errno()
+        if err != 1:  # EPERM: not root (hardware KVM as a user): own a user ns too
+            raise OSError(err, "unshare(CLONE_NEWNET): " + os.strerror(err))
+        uid, gid = os.getuid(), os.getgid()
+        if libc.unshare(CLONE_NEWUSER | CLONE_NEWNET) != 0:
+            err = ctypes.get_errno()
+            raise OSError(err, "unshare(CLONE_NEWUSER|CLONE_NEWNET): " + os.strerror(err))
+        with open("/proc/self/setgroups", "w") as f:
+            f.write("deny")
+        with open("/proc/self/uid_map", "w") as f:
+            f.write(f"0 {uid} 1")
+        with open("/proc/self/gid_map", "w") as f:
+            f.write(f"0 {gid} 1")
+    for cmd in (["ip", "link", "set", "lo", "up"],
+                ["ip", "link", "add", "bench0", "type", "dummy"],
+                ["ip", "addr", "add", NET_HOST_ADDR + "/24", "dev", "bench0"],
+                ["ip", "link", "set", "bench0", "up"],
+                ["ip", "route", "add", "default", "via", NET_GW, "dev", "bench0"],
+                ["ip", "tuntap", "add", "dev", NET_TAP, "mode", "tap"],
+                ["ip", "addr", "add", NET_TAP_HOST + "/24", "dev", NET_TAP],
+                ["ip", "link", "set", NET_TAP, "up"]):
+        r = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        if r.returncode != 0:
+            raise RuntimeError(" ".join(cmd) + ": " + r.stderr.strip())
+
+
+def copy_with_libs(binary, root, dest):
+    """binary into root at dest, and the shared libraries ldd lists (plus the
+    dynamic loader) at their own paths: the busybox root has no /lib."""
+    shutil.copy(binary, root + dest)
+    out = subprocess.run(["ldd", binary], check=True, capture_output=True, text=True).stdout
+    for line in out.splitlines():
+        parts = line.split()
+        path = parts[2] if len(parts) >= 3 and parts[1] == "=>" else parts[0]
+        if not path.startswith("/"):
+            continue  # linux-vdso
+        os.makedirs(os.path.dirname(root + path), exist_ok=True)
+        shutil.copy(path, root + path)  # follows symlinks: a real file
+
+
+class Server:
+    def __init__(self, argv):
+        self.p = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+    def stop(self):
+        if self.p.poll() is None:
+            self.p.terminate()
+            try:
+                self.p.wait(5)
+            except subprocess.TimeoutExpired:
+                self.p.kill()
+                self.p.wait()
+
+
+def wait_port(addr, port, timeout=10):
+    end = time.monotonic() + timeout
+    while True:
+        try:
+            socket.create_connection((addr, port), 1).close()
+            return
+        except OSError:
+            if time.monotonic() > end:
+                raise RuntimeError(f"nothing listens on {addr}:{port}")
+            time.sleep(0.05)
+
+
+def parse_net(out):
+    read_steps(out, "net")
+    with open(out) as f:
+        res = {"dhcp_fallback": "# dhcp: no lease" in f.read()}
+    for name in ("up", "down"):
+        with open(f"{out}.{name}.json") as f:
+            j = json.load(f)
+        if "error" in j:
+            raise RuntimeError(f"iperf3 {name}: {j['error']}")
+        end = j["end"]
+        res[name + "_gbps"] = end["sum_received"]["bits_per_second"] / 1e9
+        res[name + "_sender_gbps"] = end["sum_sent"]["bits_per_second"] / 1e9
+        res[name + "_retransmits"] = end["sum_sent"].get("retransmits")
+    with open(out + ".rr") as f:
+        mean, med, p99, lo, hi = (float(x) for x in f.read().split())
+    res.update(rr_mean_us=mean, rr_median_us=med, rr_p99_us=p99, rr_min_us=lo, rr_max_us=hi)
+    return res
+
+
+def start_peer_passt(sock):
+    if os.path.exists(sock):
+        os.unlink(sock)
+    passt = Server(passt_peer_cmd(sock))
+    end = time.monotonic() + 10
+    while not os.path.exists(sock):
+        if passt.p.poll() is not None or time.monotonic() > end:
+            passt.stop()
+            raise RuntimeError("passt -s did not start: " + passt.p.stderr.read().decode()[-500:])
+        time.sleep(0.02)
+    return passt
+
+
+def net_run(who, f, timeout, sock):
+    """One VM of configuration who: its guest writes f (guest.sh net)."""
+    server, bind, setup, ours_opts, peer_backend = NET_CONFIGS[who]
+    args = ["net", f, setup, server, str(IPERF_PORT), str(RR_PORT), str(A.net_seconds),
+            str(A.net_rr)]
+    # A fresh iperf3 server per VM: one stuck in a broken test cannot make
+    # the next configuration fail.
+    ip3 = Server(["iperf3", "-s", "-B", bind, "-p", str(IPERF_PORT)])
+    passt = None
+    try:
+        wait_port(bind, IPERF_PORT)
+        if peer_backend == "passt":
+            passt = start_peer_passt(sock)
+            Peer(A.net_cpus, A.net_mem, ["guest"] + args, net=("passt", sock)).wait(timeout)
+        elif peer_backend == "tap":
+            Peer(A.net_cpus, A.net_mem, ["guest"] + args, net=("tap", NET_TAP)).wait(timeout)
+        else:
+            Ours(A.net_cpus, A.net_mem, ["/bin/sh", f"/{KB}/guest.sh"] + args,
+                 opts=ours_opts).wait(timeout)
+    finally:
+        ip3.stop()
+        if passt:
+            passt.stop()
+    return parse_net(ROOT + f)
+
+
+def net_bench(runs):
+    net_namespace()
+    copy_with_libs(shutil.which("iperf3"), ROOT, f"/{KB}/iperf3")
+    shutil.copy(A.tcprr, os.path.join(ROOT, KB, "tcprr"))
+    binds = sorted({c[1] for c in NET_CONFIGS.values()})
+    rr = [Server([A.tcprr, "server", b, str(RR_PORT)]) for b in binds]
+    whos = [w for w in NET_CONFIGS if A.net_tap or "tap" not in w]
+    out = {"seconds": A.net_seconds, "rr_count": A.net_rr, "cpus": A.net_cpus,
+           "mem": A.net_mem, **{w: [] for w in whos}}
+    timeout = A.vm_timeout + 4 * A.net_seconds + 60
+    sock = os.path.join(os.environ.get("TMPDIR", "/tmp"), f"krun-bench-passt.{os.getpid()}.sock")
+    try:
+        for b in binds:
+            wait_port(b, RR_PORT)
+        for i in range(runs):
+            for who in whos:
+                # One configuration failing leaves the others' numbers.
+                try:
+                    r = net_run(who, f"/{KB}/out/net.{who}.{i}", timeout, sock)
+                except Exception as e:  # noqa: BLE001 - reported in the JSON
+                    log(f"net {who} run {i + 1}/{runs}: FAILED: {e}")
+                    out.setdefault("errors", {})[f"{who}.{i}"] = str(e)[-1000:]
+                    continue
+                out[who].append(r)
+                log(f"net {who} run {i + 1}/{runs}: guest->host {r['up_gbps']:.3f} Gbit/s, "
+                    f"host->guest {r['down_gbps']:.3f} Gbit/s, rr mean {r['rr_mean_us']:.0f} us")
+    finally:
+        for s in rr:
+            s.stop()
+    return out
+
+
 def main():
     global A, ROOT
     ap = argparse.ArgumentParser()
@@ -417,6 +645,13 @@ def main():
     ap.add_argument("--bench-dir", required=True, help="bench/ (guest scripts)")
     ap.add_argument("--tree-tar", required=True)
     ap.add_argument("--randread", required=True, help="static random-read helper")
+    ap.add_argument("--tcprr", default="", help="static TCP request/response helper (net)")
+    ap.add_argument("--net-runs", type=int, default=2)
+    ap.add_argument("--net-seconds", type=int, default=10)
+    ap.add_argument("--net-rr", type=int, default=1000)
+    ap.add_argument("--net-cpus", type=int, default=2)
+    ap.add_argument("--net-mem", type=int, default=512)
+    ap.add_argument("--net-tap", type=int, default=1, help="also ours+tap vs QEMU+tap")
     ap.add_argument("--runs", type=int, default=20)
     ap.add_argument("--init-runs", type=int, default=5)
     ap.add_argument("--parallel", type=int, default=10)
@@ -430,7 +665,7 @@ def main():
     ap.add_argument("--vm-timeout", type=float, default=120)
     ap.add_argument("--fs-timeout", type=float, default=900)
     ap.add_argument("--settle", type=float, default=2.0)
-    ap.add_argument("--only", default="", help="comma list: boot,init,parallel,footprint,fs")
+    ap.add_argument("--only", default="", help="comma list: boot,init,parallel,footprint,fs,net")
     A = ap.parse_args()
     only = set(filter(None, A.only.split(",")))
 
@@ -461,9 +696,19 @@ def main():
         "peer_cmdline": {"virtiofsd": virtiofsd_cmd("SOCK"),
                          "qemu": qemu_cmd("SOCK", "CPUS", "MEM", ["INIT-ARGS"])},
         "ours_cmdline": ours_cmd("CPUS", "MEM", ["COMMAND"]),
+        "net_cmdline": {"ours_passt": ours_cmd("CPUS", "MEM", ["COMMAND"], ["--net", "passt"]),
+                        "peer_passt": passt_peer_cmd("SOCK"),
+                        "peer_passt_qemu_extra": qemu_net_args(("passt", "SOCK")),
+                        "ours_tap": ours_cmd("CPUS", "MEM", ["COMMAND"], ["--net", "tap:" + NET_TAP]),
+                        "peer_tap_qemu_extra": qemu_net_args(("tap", NET_TAP)),
+                        "iperf3_server": ["iperf3", "-s", "-B", "127.0.0.1", "-p",
+                                          str(IPERF_PORT)]},
     }
     env["peer_cmdline"]["qemu"][env["peer_cmdline"]["qemu"].index("-kernel") + 1] = "VMLINUX"
     env["ours_cmdline"][env["ours_cmdline"].index(ROOT)] = "ROOT"
+    for k in ("ours_passt", "ours_tap"):
+        c = env["net_cmdline"][k]
+        c[c.index(ROOT)] = "ROOT"
     for k in ("virtiofsd", "qemu"):
         env["peer_cmdline"][k] = [a.replace(ROOT, "ROOT") for a in env["peer_cmdline"][k]]
     res = {"env": env, "params": vars(A)}
@@ -485,6 +730,9 @@ def main():
         guard(res, "footprint_heavy", lambda: footprint("heavy", 1, 128))
     if want("fs"):
         guard(res, "fs", lambda: fs_bench(A.fs_runs))
+    # Last: it moves this process into a network namespace of its own.
+    if want("net"):
+        guard(res, "net", lambda: net_bench(A.net_runs))
 
     res["complete"] = True
     save(res)
