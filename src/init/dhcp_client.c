@@ -7,9 +7,11 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/if_ether.h>
 #include <linux/rtnetlink.h>
 #include <net/if.h>
 #include <netinet/in.h>
+#include <netpacket/packet.h>
 #include <poll.h>
 #include <stdbool.h>
 #include <string.h>
@@ -149,6 +151,7 @@ static long long now_ms(void)
 
 struct exchange {
 	int fd;
+	int rx_fd;		/* packet socket replies are read from, or -1 */
 	uint32_t xid;
 	uint8_t mac[6];
 	bool requesting;	/* an OFFER was taken: REQUEST sent, waiting for ACK */
@@ -215,6 +218,57 @@ static bool handle_reply(struct exchange *x, const uint8_t *pkt, size_t len,
  * transition (OFFER -> REQUEST, NAK -> DISCOVER) sends at once but keeps
  * the schedule, so the whole exchange stays within the sum of the waits.
  */
+/*
+ * Servers may answer by unicast to the address they offer (passt does,
+ * whatever the broadcast flag says), which the IP layer drops while eth0
+ * has no address: replies are read from a packet socket instead, as
+ * udhcpc does.  NULL unless pkt is an IPv4 UDP datagram to port 68.
+ */
+static const uint8_t *dhcp_payload(const uint8_t *pkt, size_t len, size_t *out_len)
+{
+	if (len < 20 || pkt[0] >> 4 != 4 || pkt[9] != IPPROTO_UDP)
+		return NULL;
+	size_t ihl = (size_t)(pkt[0] & 0xf) * 4;
+	uint16_t frag = (uint16_t)(pkt[6] << 8 | pkt[7]);
+	size_t total = (size_t)(pkt[2] << 8 | pkt[3]);
+	/* Fragments are not reassembled: DHCP replies fit one packet. */
+	if (ihl < 20 || total > len || total < ihl + 8 || (frag & 0x3fff))
+		return NULL;
+	const uint8_t *udp = pkt + ihl;
+	size_t udp_len = (size_t)(udp[4] << 8 | udp[5]);
+	if ((udp[2] << 8 | udp[3]) != DHCP_CLIENT_PORT || udp_len < 8 || udp_len > total - ihl)
+		return NULL;
+	*out_len = udp_len - 8;
+	return udp + 8;
+}
+
+static int open_packet_socket(int ifindex)
+{
+	int fd = socket(AF_PACKET, SOCK_DGRAM | SOCK_CLOEXEC, htons(ETH_P_IP));
+	struct sockaddr_ll sll = {
+		.sll_family = AF_PACKET, .sll_protocol = htons(ETH_P_IP), .sll_ifindex = ifindex,
+	};
+
+	if (fd >= 0 && bind(fd, (const struct sockaddr *)&sll, sizeof(sll)) < 0) {
+		close(fd);
+		fd = -1;
+	}
+	return fd;
+}
+
+static ssize_t read_reply(const struct exchange *x, uint8_t *buf, size_t size,
+			  const uint8_t **payload)
+{
+	ssize_t n = recv(x->rx_fd >= 0 ? x->rx_fd : x->fd, buf, size, MSG_DONTWAIT);
+	if (n <= 0 || x->rx_fd < 0) {
+		*payload = buf;
+		return n;
+	}
+	size_t len = 0;
+	*payload = dhcp_payload(buf, (size_t)n, &len);
+	return *payload ? (ssize_t)len : 0;
+}
+
 static int run_exchange(struct exchange *x, struct dhcp_lease *lease)
 {
 	static uint8_t pkt[RECV_BUF_LEN];
@@ -230,14 +284,15 @@ static int run_exchange(struct exchange *x, struct dhcp_lease *lease)
 			next = now + retransmit_ms[sent++];
 			continue;
 		}
-		struct pollfd p = { .fd = x->fd, .events = POLLIN };
+		struct pollfd p = { .fd = x->rx_fd >= 0 ? x->rx_fd : x->fd, .events = POLLIN };
 		int r = poll(&p, 1, (int)(next - now));
 		if (r < 0 && errno != EINTR)
 			return -1;
 		if (r <= 0)
 			continue;
-		ssize_t n = recv(x->fd, pkt, sizeof(pkt), MSG_DONTWAIT);
-		if (n > 0 && handle_reply(x, pkt, (size_t)n, lease))
+		const uint8_t *payload;
+		ssize_t n = read_reply(x, pkt, sizeof(pkt), &payload);
+		if (n > 0 && handle_reply(x, payload, (size_t)n, lease))
 			return 0;
 	}
 }
@@ -380,7 +435,7 @@ static void apply_lease(const char *ifname, int ifindex, const struct dhcp_lease
 
 int dhcp_configure(const char *ifname, const char *resolv_path, dhcp_log_fn log)
 {
-	struct exchange x = { .fd = -1 };
+	struct exchange x = { .fd = -1, .rx_fd = -1 };
 	struct dhcp_lease lease;
 	int ifindex = 0;
 	int ret = link_up(ifname, x.mac, &ifindex, log);
@@ -390,9 +445,12 @@ int dhcp_configure(const char *ifname, const char *resolv_path, dhcp_log_fn log)
 	x.fd = open_socket(ifname, log);
 	if (x.fd < 0)
 		return -1;
+	x.rx_fd = open_packet_socket(ifindex);
 	x.xid = new_xid(x.mac);
 	ret = run_exchange(&x, &lease);
 	close(x.fd);
+	if (x.rx_fd >= 0)
+		close(x.rx_fd);
 	if (ret < 0) {
 		log("no DHCP lease on %s after " DHCP_TIMEOUT_TEXT
 		    "; starting the workload without an address", ifname);
