@@ -571,6 +571,9 @@ void vm_destroy(struct vm *vm)
 	if (!atomic_load(&vm->stopping))
 		vm_request_stop(vm, 0);
 	stop_vcpus(vm);
+	/* Its last bytes (a final panic line) are still queued for the drain
+	 * thread: written out, bounded, before the process exits. */
+	serial_destroy(&vm->com1);
 	for (unsigned int i = 0; i < vm->nr_virtio; i++)
 		virtio_mmio_destroy(&vm->virtio[i]);
 	for (unsigned int i = 0; i < vm->nr_vcpus; i++)
