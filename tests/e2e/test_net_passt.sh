@@ -107,7 +107,8 @@ check "the forwarding VM ends with status 0" [ "$rc" -eq 0 ]
 # --- passt killed mid-transfer ---------------------------------------------
 cat >"$root/cut.sh" <<'SH'
 echo "guest: fetching"
-wget -q -O /dev/null http://198.51.100.254:8081/down.bin
+# A dead peer never ends a TCP read by itself: bounded here.
+timeout 60 wget -q -O /dev/null http://198.51.100.254:8081/down.bin
 echo "guest: wget rc=$?"
 exit 5
 SH
