@@ -52,7 +52,10 @@ static int check_bits(const char *fn, uint32_t features, uint32_t flags, uint32_
 	return 0;
 }
 
-static int add_card(uint32_t ctx_id, const char *fn, struct ctx_net card, const char *path)
+/* Records the card in the context: place() decides where, or refuses it
+ * (the copied path is then freed). */
+static int store_card(uint32_t ctx_id, const char *fn, struct ctx_net card, const char *path,
+		      int (*place)(struct krun_ctx *c, const char *fn, struct ctx_net *card))
 {
 	if (path && !(card.path = strdup(path)))
 		return -ENOMEM;
@@ -62,17 +65,26 @@ static int add_card(uint32_t ctx_id, const char *fn, struct ctx_net card, const 
 		log_error("%s: unknown context %u", fn, ctx_id);
 		return -ENOENT;
 	}
-	int ret = 0;
-	if (c->nr_nets >= CTX_MAX_NETS) {
-		log_error("%s: at most %d network cards", fn, CTX_MAX_NETS);
-		ret = -ENOSPC;
-	} else {
-		c->nets[c->nr_nets++] = card;
-	}
+	int ret = place(c, fn, &card);
 	ctx_unlock();
 	if (ret)
 		free(card.path);
 	return ret;
+}
+
+static int append_card(struct krun_ctx *c, const char *fn, struct ctx_net *card)
+{
+	if (c->nr_nets >= CTX_MAX_NETS) {
+		log_error("%s: at most %d network cards", fn, CTX_MAX_NETS);
+		return -ENOSPC;
+	}
+	c->nets[c->nr_nets++] = *card;
+	return 0;
+}
+
+static int add_card(uint32_t ctx_id, const char *fn, struct ctx_net card, const char *path)
+{
+	return store_card(ctx_id, fn, card, path, append_card);
 }
 
 static struct ctx_net card_of(enum ctx_net_kind kind, int fd, const uint8_t *mac,
@@ -130,29 +142,22 @@ KRUN_API int32_t krun_add_net_tap(uint32_t ctx_id, char *c_tap_name, uint8_t *co
 }
 
 /* The legacy card: replaced by each call, refused next to krun_add_net_*. */
-static int set_legacy(uint32_t ctx_id, const char *fn, struct ctx_net card, const char *path)
+static int replace_legacy(struct krun_ctx *c, const char *fn, struct ctx_net *card)
 {
-	if (path && !(card.path = strdup(path)))
-		return -ENOMEM;
-	struct krun_ctx *c = ctx_lock(ctx_id);
-	if (!c) {
-		free(card.path);
-		log_error("%s: unknown context %u", fn, ctx_id);
-		return -ENOENT;
-	}
-	int ret = 0;
 	if (c->nr_nets) {
 		log_error("%s: cannot be combined with krun_add_net_*", fn);
-		ret = -EINVAL;
-		free(card.path);
-	} else {
-		if (c->has_legacy_net)
-			ctx_net_release(&c->legacy_net);
-		c->legacy_net = card;
-		c->has_legacy_net = true;
+		return -EINVAL;
 	}
-	ctx_unlock();
-	return ret;
+	if (c->has_legacy_net)
+		ctx_net_release(&c->legacy_net);
+	c->legacy_net = *card;
+	c->has_legacy_net = true;
+	return 0;
+}
+
+static int set_legacy(uint32_t ctx_id, const char *fn, struct ctx_net card, const char *path)
+{
+	return store_card(ctx_id, fn, card, path, replace_legacy);
 }
 
 KRUN_API int32_t krun_set_passt_fd(uint32_t ctx_id, int fd)
