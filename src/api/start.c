@@ -724,6 +724,19 @@ static void release(struct start_state *st)
 	ctx_destroy(st->ctx);
 }
 
+/* Read once per start: the threads' filters are fixed from here on. */
+static int read_seccomp_mode(enum krun_seccomp_mode *mode)
+{
+	const char *v = getenv("KRUN_SECCOMP");
+	int ret = krun_seccomp_parse_mode(v, mode);
+	if (ret)
+		log_error("KRUN_SECCOMP=%s: expected on, off, log or trap", v);
+	else if (v && *mode != KRUN_SECCOMP_KILL)
+		log_warn("KRUN_SECCOMP=%s: VMM threads are %s", v,
+			 *mode == KRUN_SECCOMP_OFF ? "not filtered" : "filtered without killing");
+	return ret;
+}
+
 int start_enter(struct krun_ctx *ctx)
 {
 	int ret = check_multiports(ctx);
@@ -739,6 +752,11 @@ int start_enter(struct krun_ctx *ctx)
 	st.cfg.ram_bytes = (uint64_t)ctx->ram_mib << 20;
 	st.cfg.nested_virt = ctx->nested_virt;
 	st.cfg.kernel.fd = -1;
+	ret = read_seccomp_mode(&st.cfg.seccomp);
+	if (ret) {
+		release(&st);
+		return ret;
+	}
 	/* The serial console is the kernel's voice until virtio-console
 	 * exists: it goes to our stdout. */
 	st.serial_fd = fcntl(STDOUT_FILENO, F_DUPFD_CLOEXEC, 3);

@@ -55,6 +55,9 @@ struct vm {
 	struct virtio_mmio_dev virtio[VM_MAX_VIRTIO_DEVICES];
 	unsigned int nr_virtio;
 
+	/* Creates the threads vCPUs start (device workers, COM1's drain). */
+	struct krun_launcher launcher;
+
 	int stop_evt;
 	struct {
 		int fd;
@@ -146,6 +149,7 @@ static int add_pio(struct vm *vm, uint64_t base, uint64_t len, void *opaque,
 static int setup_legacy(struct vm *vm, const struct vm_config *cfg)
 {
 	serial_init(&vm->com1, cfg->serial_out_fd, com1_irq, vm);
+	vm->com1.launcher = &vm->launcher;
 	i8042_init(&vm->i8042, i8042_reset, vm);
 	uint64_t above = vm->plan.ram_end > X86_MMIO_GAP_END ? vm->plan.ram_end - X86_MMIO_GAP_END : 0;
 	cmos_init(&vm->cmos, vm->plan.low_end, above);
@@ -180,6 +184,7 @@ static int attach_virtio(struct vm *vm, const struct vm_virtio_slot *slot, struc
 	int ret = virtio_mmio_init(dev, slot->ops, slot->opaque, &vm->gm, base, irq);
 	if (ret)
 		return ret;
+	dev->launcher = &vm->launcher;
 	vm->nr_virtio++;
 	struct bus_device d = {
 		.base = base, .len = VIRTIO_MMIO_WINDOW, .opaque = dev,
@@ -336,6 +341,7 @@ int vm_create(const struct vm_config *cfg, struct vm **out)
 		return -ENOMEM;
 	vm->hv_fd = -1;
 	vm->nr_vcpus = cfg->nr_vcpus;
+	krun_launcher_init(&vm->launcher, cfg->seccomp);
 	atomic_init(&vm->exit_code, EXIT_CODE_UNSET);
 	vm->stop_evt = eventfd(0, EFD_CLOEXEC);
 	if (vm->stop_evt < 0) {
@@ -457,6 +463,11 @@ static void *vcpu_thread(void *arg)
 	char name[16];
 	snprintf(name, sizeof(name), "vcpu%u", c->index);
 	pthread_setname_np(pthread_self(), name);
+	/* Before the first KVM_RUN: everything after it is the guest's doing. */
+	if (krun_sandbox_thread(c->vm->launcher.mode, KRUN_THREAD_VCPU)) {
+		vm_request_stop(c->vm, 1);
+		return NULL;
+	}
 
 	while (!atomic_load(&c->vm->stopping)) {
 		struct hv_exit e;
@@ -550,14 +561,20 @@ static void wait_for_stop(struct vm *vm)
 	}
 }
 
+/* The calling thread filters itself last: every thread it creates is
+ * created by then, and the filter it installs would bound theirs. */
 int vm_run(struct vm *vm)
 {
-	int ret = start_vcpus(vm);
+	int ret = krun_launcher_start(&vm->launcher);
+	if (!ret)
+		ret = start_vcpus(vm);
 	if (ret) {
 		vm_request_stop(vm, 1);
 		stop_vcpus(vm);
 		return ret;
 	}
+	if (krun_sandbox_thread(vm->launcher.mode, KRUN_THREAD_MAIN))
+		vm_request_stop(vm, 1);
 	wait_for_stop(vm);
 	stop_vcpus(vm);
 	int code = atomic_load(&vm->exit_code);
@@ -576,6 +593,7 @@ void vm_destroy(struct vm *vm)
 	serial_destroy(&vm->com1);
 	for (unsigned int i = 0; i < vm->nr_virtio; i++)
 		virtio_mmio_destroy(&vm->virtio[i]);
+	krun_launcher_stop(&vm->launcher);
 	for (unsigned int i = 0; i < vm->nr_vcpus; i++)
 		hv_vcpu_destroy(vm->vcpus[i].hv);
 	hv_vm_destroy(vm->hv);

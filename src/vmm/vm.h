@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "devices/virtio/virtio_mmio.h"
+#include "vmm/seccomp.h"
 
 #define VM_MAX_VCPUS 254
 /* GSIs 5..15 are free ISA lines on the PC layout the kernel expects. */
@@ -46,6 +47,7 @@ struct vm_config {
 	const char *cmdline;		/* complete, without virtio_mmio tokens */
 	int serial_out_fd;		/* COM1 output; -1 discards it */
 	bool nested_virt;
+	enum krun_seccomp_mode seccomp;	/* filters for every VMM thread */
 	struct vm_virtio_slot virtio[VM_MAX_VIRTIO_DEVICES];
 	unsigned int nr_virtio;
 };

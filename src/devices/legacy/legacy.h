@@ -29,6 +29,7 @@
  * half a second and never waits for a write the drain thread is blocked in.
  */
 struct serial_tx;
+struct krun_launcher;
 
 struct serial {
 	pthread_mutex_t lock;
@@ -41,6 +42,9 @@ struct serial {
 	unsigned int rx_head, rx_count;
 	void (*raise_irq)(void *opaque);
 	void *irq_opaque;
+	/* Creates the drain thread (seccomp-filtered), which a vCPU's first
+	 * byte starts; NULL (unit tests): a plain thread.  Set after init. */
+	struct krun_launcher *launcher;
 };
 
 void serial_init(struct serial *s, int out_fd, void (*raise_irq)(void *), void *opaque);

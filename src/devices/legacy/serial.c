@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "util/log.h"
+#include "vmm/seccomp.h"
 
 enum {
 	REG_DATA = 0, REG_IER = 1, REG_IIR = 2, REG_LCR = 3,
@@ -194,7 +195,7 @@ static void *tx_main(void *arg)
 	return NULL;
 }
 
-static int tx_create(int out_fd, struct serial_tx **out)
+static int tx_create(int out_fd, struct krun_launcher *launcher, struct serial_tx **out)
 {
 	struct serial_tx *t = calloc(1, sizeof(*t));
 	if (!t)
@@ -220,14 +221,13 @@ static int tx_create(int out_fd, struct serial_tx **out)
 	sigset_t all, old;
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
-	int ret = -pthread_create(&t->thread, NULL, tx_main, t);
+	int ret = krun_spawn(launcher, &t->thread, KRUN_THREAD_SERIAL, "serial-out", tx_main, t);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (ret) {
 		t->refs = 1;
 		tx_unref(t);
 		return ret;
 	}
-	pthread_setname_np(t->thread, "serial-out");
 	*out = t;
 	return 0;
 }
@@ -263,7 +263,7 @@ static struct serial_tx *tx_get(struct serial *s)
 {
 	if (s->tx || s->tx_failed || s->out_fd < 0)
 		return s->tx;
-	int ret = tx_create(s->out_fd, &s->tx);
+	int ret = tx_create(s->out_fd, s->launcher, &s->tx);
 	if (ret) {
 		s->tx_failed = true;
 		log_warn("serial: cannot set up the serial output (%s), dropping it",

@@ -324,7 +324,8 @@ static int blk_activate(void *opaque, struct virtio_mmio_dev *dev)
 	blk->broken = false;
 	atomic_store(&blk->stopping, false);
 	drain_evt(blk->stop_evt);
-	int ret = virtio_start_worker(&blk->thread, blk_worker, blk, "blk worker");
+	int ret = virtio_start_worker(dev, &blk->thread, KRUN_THREAD_BLOCK, blk_worker, blk,
+				      "blk worker");
 	if (ret) {
 		log_error("virtio-blk: cannot start worker: %s", strerror(-ret));
 		blk->dev = NULL;

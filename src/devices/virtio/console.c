@@ -800,7 +800,7 @@ static int console_activate(void *opaque, struct virtio_mmio_dev *dev)
 	int ret = setup_epoll(con, dev);
 	if (ret)
 		return ret;
-	ret = virtio_start_worker(&con->thread, worker, con, "console");
+	ret = virtio_start_worker(dev, &con->thread, KRUN_THREAD_CONSOLE, worker, con, "console");
 	if (ret) {
 		close(con->epfd);
 		con->epfd = -1;

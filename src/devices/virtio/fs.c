@@ -145,7 +145,7 @@ static int fs_activate(void *opaque, struct virtio_mmio_dev *dev)
 	if (fs->running)
 		return -EBUSY;
 	fs->dev = dev;
-	ret = virtio_start_worker(&fs->thread, fs_worker, fs, "fs worker");
+	ret = virtio_start_worker(dev, &fs->thread, KRUN_THREAD_FS, fs_worker, fs, "fs worker");
 	if (ret) {
 		log_error("virtio-fs: cannot start worker: %s", strerror(-ret));
 		return ret;

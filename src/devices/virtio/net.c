@@ -343,7 +343,7 @@ static int net_activate(void *opaque, struct virtio_mmio_dev *dev)
 	int ret = n->backend->ops->set_features(n->backend, dev->driver_features);
 	if (ret)
 		return ret;
-	ret = virtio_start_worker(&n->thread, worker, n, "virtio-net");
+	ret = virtio_start_worker(dev, &n->thread, KRUN_THREAD_NET, worker, n, "virtio-net");
 	if (ret)
 		return ret;
 	n->running = true;

@@ -99,7 +99,7 @@ static int rng_activate(void *opaque, struct virtio_mmio_dev *dev)
 		return -EBUSY;
 	rng->dev = dev;
 	(void)eventfd_read(rng->stop_evt, &v);
-	int ret = virtio_start_worker(&rng->thread, worker, rng, "rng");
+	int ret = virtio_start_worker(dev, &rng->thread, KRUN_THREAD_RNG, worker, rng, "rng");
 	if (ret)
 		return ret;
 	rng->running = true;

@@ -502,14 +502,13 @@ void virtio_mmio_write(struct virtio_mmio_dev *dev, uint64_t offset, const void 
 	pthread_mutex_unlock(&dev->lock);
 }
 
-int virtio_start_worker(pthread_t *thread, void *(*fn)(void *), void *arg, const char *name)
+int virtio_start_worker(struct virtio_mmio_dev *dev, pthread_t *thread, enum krun_thread_kind kind,
+			void *(*fn)(void *), void *arg, const char *name)
 {
 	sigset_t all, old;
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
-	int ret = -pthread_create(thread, NULL, fn, arg);
+	int ret = krun_spawn(dev->launcher, thread, kind, name, fn, arg);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	if (!ret)
-		pthread_setname_np(*thread, name);
 	return ret;
 }

@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 #include "virtqueue.h"
+#include "vmm/seccomp.h"
 
 #define VIRTIO_MMIO_MAX_QUEUES 16
 #define VIRTIO_MMIO_WINDOW 0x1000
@@ -65,6 +66,9 @@ struct virtio_mmio_dev {
 	 * dev->lock: reset joins them while holding it.  Read as status bit 0x40. */
 	_Atomic bool needs_reset;
 
+	/* Creates the device's worker (filtered); NULL: plain threads. */
+	struct krun_launcher *launcher;
+
 	int irq_evt;
 	int queue_evt[VIRTIO_MMIO_MAX_QUEUES];
 	struct virtqueue queues[VIRTIO_MMIO_MAX_QUEUES];
@@ -98,8 +102,10 @@ int virtio_mmio_pop(struct virtio_mmio_dev *dev, unsigned int q, struct vq_chain
 /*
  * Starts a device's worker thread with every signal blocked: process
  * signals (SIGTERM, SIGPIPE, SIGWINCH...) belong to the VMM's own loop.
- * Returns 0 or -errno.
+ * Through dev->launcher (set by the VMM; NULL in unit tests) the thread
+ * runs under kind's seccomp filter.  Returns 0 or -errno.
  */
-int virtio_start_worker(pthread_t *thread, void *(*fn)(void *), void *arg, const char *name);
+int virtio_start_worker(struct virtio_mmio_dev *dev, pthread_t *thread, enum krun_thread_kind kind,
+			void *(*fn)(void *), void *arg, const char *name);
 
 #endif

@@ -296,7 +296,7 @@ static int vsock_activate(void *opaque, struct virtio_mmio_dev *dev)
 	int ret = setup_epoll(v, dev);
 	if (ret)
 		return ret;
-	ret = virtio_start_worker(&v->thread, worker, v, "vsock");
+	ret = virtio_start_worker(dev, &v->thread, KRUN_THREAD_VSOCK, worker, v, "vsock");
 	if (ret) {
 		close(v->epfd);
 		v->epfd = -1;
