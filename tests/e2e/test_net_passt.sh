@@ -16,21 +16,17 @@
 #   - a socket path nobody listens on fails the start with a message.
 # usage: test_net_passt.sh KRUN LIBKRUNFW
 set -u
-if [ "${KRUN_NET_TEST_NETNS:-}" != 1 ]; then
-	KRUN_NET_TEST_NETNS=1 exec unshare --net -- "$0" "$@"
-fi
+here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=lib.sh
+. "$here/lib.sh"
+enter_net_namespace "$0" "$@"
 krun=$(realpath "${1:?krun}")
 KRUN_KRUNFW_PATH=$(realpath "${2:?libkrunfw.so.5}")
 export KRUN_KRUNFW_PATH
-here=$(cd "$(dirname "$0")" && pwd)
 big_mib=${KRUN_NET_BIG_MIB:-256}
 
 command -v passt >/dev/null || { echo "FAIL passt is not installed (tools/install-deps.sh)"; exit 1; }
-ip link set lo up
-ip link add krun-dummy type dummy || { echo "FAIL dummy interface (host kernel without CONFIG_DUMMY?)"; exit 1; }
-ip addr add 198.51.100.1/24 dev krun-dummy
-ip link set krun-dummy up
-ip route add default via 198.51.100.254 dev krun-dummy
+add_passt_uplink || exit 1
 
 work=$(mktemp -d /tmp/krun-net-passt.XXXXXX)
 pids=()
@@ -41,15 +37,7 @@ mkdir -p "$work/www" "$root/www"
 head -c $((big_mib * 1024 * 1024)) /dev/urandom >"$work/www/down.bin"
 head -c $((16 * 1024 * 1024 + 123)) /dev/urandom >"$root/www/up.bin"
 
-# shellcheck source=lib.sh
-. "$here/lib.sh"
-
-busybox httpd -f -p "127.0.0.1:8081" -h "$work/www" &
-pids+=($!)
-for _ in $(seq 50); do
-	curl -s -o /dev/null "http://127.0.0.1:8081/" && break
-	sleep 0.2
-done
+host_httpd 127.0.0.1:8081 "$work/www" || exit 1
 
 # --- DHCP and a large download through the gateway mapping ---------------
 cat >"$root/net.sh" <<'SH'

@@ -7,16 +7,15 @@
 # ways).
 # usage: test_net_tap.sh KRUN LIBKRUNFW
 set -u
-if [ "${KRUN_NET_TEST_NETNS:-}" != 1 ]; then
-	KRUN_NET_TEST_NETNS=1 exec unshare --net -- "$0" "$@"
-fi
+here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=lib.sh
+. "$here/lib.sh"
+enter_net_namespace "$0" "$@"
 krun=$(realpath "${1:?krun}")
 KRUN_KRUNFW_PATH=$(realpath "${2:?libkrunfw.so.5}")
 export KRUN_KRUNFW_PATH
-here=$(cd "$(dirname "$0")" && pwd)
 mib=${KRUN_NET_TAP_MIB:-32}
 
-ip link set lo up
 work=$(mktemp -d /tmp/krun-net-tap.XXXXXX)
 pids=()
 trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done; rm -rf "$work"' EXIT
@@ -27,9 +26,6 @@ head -c $((mib * 1024 * 1024)) /dev/urandom >"$work/www/down.bin"
 head -c $((mib * 1024 * 1024 + 77)) /dev/urandom >"$root/www/up.bin"
 want_down=$(sha256sum "$work/www/down.bin" | cut -d' ' -f1)
 want_up=$(sha256sum "$root/www/up.bin" | cut -d' ' -f1)
-
-# shellcheck source=lib.sh
-. "$here/lib.sh"
 
 # The guest's side: a static address (no DHCP server on a bare tap), a
 # download from the host, then a server until the host has fetched.
