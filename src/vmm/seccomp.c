@@ -60,7 +60,7 @@ static const struct rule base_rules[] = {
 static const struct rule main_rules[] = {
 	ANY(read), ANY(writev), ANY(close), ANY(poll), ANY(ppoll), ANY(fcntl),
 	ANY(shutdown), ANY(epoll_ctl), ANY(unlink), ANY(unlinkat), ANY(newfstatat),
-	ANY(fstat), ANY(lstat), ANY(fsync), ANY(fdatasync),
+	ANY(fstat), ANY(lstat), ANY(fsync), ANY(fdatasync), ANY(lseek),
 	ARG_EQ(ioctl, 1, TCGETS), ARG_EQ(ioctl, 1, TCSETS), ARG_EQ(ioctl, 1, TCSETSW),
 	ARG_EQ(ioctl, 1, TCSETSF), ARG_EQ(ioctl, 1, TIOCGWINSZ),
 	END
