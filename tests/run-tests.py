@@ -13,6 +13,8 @@ Prints the cases, then "N passed, N failed" for the suites run.
 import json
 import os
 import re
+import selectors
+import signal
 import subprocess
 import sys
 import time
@@ -32,23 +34,56 @@ def load_tests(builddir, suites):
 
 
 def run_one(t, builddir):
+    """Runs one test in its own process group and collects its output until
+    it exits (or times out); then the group is killed.  A VMM, passt or
+    server the test left behind must not hold the output pipe open: waiting
+    for its end would never return."""
     env = dict(os.environ)
     env.update(t.get("env") or {})
     timeout = t.get("timeout") or 300
     if timeout <= 0:
         timeout = None
     start = time.monotonic()
+    p = subprocess.Popen(t["cmd"], cwd=t.get("workdir") or builddir, env=env,
+                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                         start_new_session=True)
+    out, note = collect(p, timeout)
+    rc = p.returncode if p.returncode is not None else -1
+    kill_group(p.pid)
+    p.wait()
+    return rc, out.decode(errors="replace") + note, time.monotonic() - start
+
+
+def collect(p, timeout):
+    """Output until the test exits and its pipe drains (at most a few
+    seconds more, for stragglers), or until the timeout."""
+    deadline = None if timeout is None else time.monotonic() + timeout
+    chunks, exited_at = [], None
+    with selectors.DefaultSelector() as sel:
+        sel.register(p.stdout, selectors.EVENT_READ)
+        while True:
+            now = time.monotonic()
+            if exited_at is None and p.poll() is not None:
+                exited_at = now
+            if exited_at is not None and now - exited_at > 3:
+                return b"".join(chunks), ""
+            if deadline is not None and now > deadline:
+                kill_group(p.pid)
+                p.wait()
+                return b"".join(chunks), "\n[timed out after %ss]\n" % timeout
+            if sel.select(timeout=0.5):
+                data = os.read(p.stdout.fileno(), 65536)
+                if not data:
+                    p.wait()
+                    return b"".join(chunks), ""
+                chunks.append(data)
+
+
+def kill_group(pgid):
     try:
-        p = subprocess.run(t["cmd"], cwd=t.get("workdir") or builddir, env=env,
-                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                           timeout=timeout)
-        output = p.stdout.decode(errors="replace")
-        rc = p.returncode
-    except subprocess.TimeoutExpired as e:
-        output = (e.stdout or b"").decode(errors="replace")
-        output += "\n[timed out after %ss]\n" % timeout
-        rc = -1
-    return rc, output, time.monotonic() - start
+        os.killpg(pgid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
 
 
 def main():
