@@ -264,9 +264,13 @@ static int fill_filter(scmp_filter_ctx f, enum krun_thread_kind kind)
 	for (unsigned int i = 0; i < nt && !ret; i++)
 		for (unsigned int j = 0; t[i][j].nr >= 0 && !ret; j++)
 			ret = add_rule(f, &t[i][j]);
-	if (!ret && kicks_threads(kind))
-		ret = seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(tgkill), 1,
-				       SCMP_A0(SCMP_CMP_EQ, (uint64_t)getpid()));
+	if (!ret && kicks_threads(kind)) {
+		/* Spelled out: clang -Wextra rejects SCMP_A0's partial initializer. */
+		const struct scmp_arg_cmp own_process = {
+			.arg = 0, .op = SCMP_CMP_EQ, .datum_a = (uint64_t)getpid(), .datum_b = 0,
+		};
+		ret = seccomp_rule_add_array(f, SCMP_ACT_ALLOW, SCMP_SYS(tgkill), 1, &own_process);
+	}
 	if (!ret && kind == KRUN_THREAD_LAUNCHER)
 		ret = seccomp_rule_add(f, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0);
 	return ret;
