@@ -276,9 +276,35 @@ static int add_virtio(struct start_state *st, const struct virtio_device_ops *op
 	return 0;
 }
 
+/*
+ * Whether guest root may plant device nodes, set-id files and trusted.* /
+ * security.* xattrs on the host through a share (upstream's behaviour) or
+ * only in its own view of it (ours, by default): the caller's explicit
+ * choice, KRUN_FS_PRIVILEGE=passthrough.
+ */
+static int read_fs_privilege(bool *passthrough)
+{
+	const char *v = getenv("KRUN_FS_PRIVILEGE");
+
+	*passthrough = v && strcmp(v, "passthrough") == 0;
+	if (!v || *passthrough || strcmp(v, "confined") == 0) {
+		if (*passthrough)
+			log_warn("KRUN_FS_PRIVILEGE=passthrough: the guest's device nodes, "
+				 "set-id bits and trusted.*/security.* xattrs reach the host");
+		return 0;
+	}
+	log_error("KRUN_FS_PRIVILEGE=%s: expected confined or passthrough", v);
+	return -EINVAL;
+}
+
 static int create_shares(struct start_state *st)
 {
 	const struct krun_ctx *c = st->ctx;
+	bool passthrough;
+	int ret = read_fs_privilege(&passthrough);
+
+	if (ret)
+		return ret;
 	for (unsigned int i = 0; i < c->nr_shares; i++) {
 		const struct ctx_share *sh = &c->shares[i];
 		int err = 0;
@@ -289,6 +315,7 @@ static int create_shares(struct start_state *st)
 			return err ? err : -EINVAL;
 		}
 		st->fs[st->nr_fs++] = fs;
+		fuse_server_set_privilege_passthrough(virtio_fs_server(fs), passthrough);
 		err = overlays_apply(c, sh->tag, virtio_fs_server(fs));
 		if (err)
 			return err;

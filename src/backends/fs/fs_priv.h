@@ -95,6 +95,9 @@ struct fuse_server {
 	int proc_fd;		/* /proc/self/fd */
 	bool read_only;
 	bool privileged;
+	/* Upstream's behaviour: device nodes, set-id bits and trusted.* /
+	 * security.* xattrs reach the host as the guest asks (meta.c). */
+	bool passthrough;
 	dev_t root_dev;
 	ino_t root_ino;
 
@@ -189,6 +192,29 @@ int fs_vent_lookup_parent(struct fuse_server *srv, struct fs_inode *dir, struct 
 bool fs_vent_shadows(struct fuse_server *srv, const struct fs_inode *dir, const char *name);
 void fs_virtual_stat(const struct fuse_server *srv, const struct fs_inode *ino, struct stat *st);
 void fs_vents_fini(struct fuse_server *srv);
+
+/* meta.c: what the guest asked for that must not reach the host */
+#define FS_META_XATTR "user.containers.override_stat"
+/* trusted.X and security.X of the guest live on the host as user.krun.X. */
+#define FS_XATTR_REMAP_PREFIX "user.krun."
+struct fs_meta {
+	mode_t mode;		/* the guest's st_mode: type, set-id, permissions */
+	dev_t rdev;
+};
+static inline bool fs_meta_is_dev(mode_t mode)
+{
+	return S_ISCHR(mode) || S_ISBLK(mode);
+}
+int fs_meta_parse(const char *s, struct fs_meta *m);
+int fs_meta_format(const struct fs_meta *m, uid_t uid, gid_t gid, char *buf, size_t size);
+bool fs_meta_on(const struct fuse_server *srv, const struct fs_inode *ino);
+int fs_meta_read(const struct fs_inode *ino, struct fs_meta *m);
+int fs_meta_write_fd(int fd, const struct fs_meta *m);
+int fs_meta_write(const struct fs_inode *ino, const struct fs_meta *m);
+int fs_meta_clear(const struct fs_inode *ino);
+void fs_meta_view(const struct fuse_server *srv, const struct fs_inode *ino, struct stat *st);
+bool fs_meta_dev(const struct fuse_server *srv, const struct fs_inode *ino);
+int fs_meta_set_mode(const struct fs_inode *ino, mode_t guest_type, mode_t mode, dev_t rdev);
 
 /* creds.c */
 struct fs_creds {

@@ -104,6 +104,16 @@ struct fuse_server_stats {
 };
 void fuse_server_get_stats(struct fuse_server *srv, struct fuse_server_stats *s);
 
+/*
+ * By default nothing the guest does gives privilege on the host: device
+ * nodes become empty regular files and set-uid/set-gid bits of files stay
+ * off on the host (both kept in the user.containers.override_stat xattr and
+ * shown to the guest), trusted.* and security.* xattrs are stored as
+ * user.krun.trusted.* / user.krun.security.*.  With passthrough the guest
+ * gets all of these on the host, as upstream does.  Call before serving.
+ */
+void fuse_server_set_privilege_passthrough(struct fuse_server *srv, bool passthrough);
+
 /* cb runs on the serving thread when the guest reports its exit status. */
 void fuse_server_set_exit_code_cb(struct fuse_server *srv, void (*cb)(void *opaque, int code),
 				  void *opaque);

@@ -462,6 +462,7 @@ int fs_stat_inode(const struct fuse_server *srv, const struct fs_inode *ino, str
 	}
 	if (fstatat(ino->fd, "", st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0)
 		return -errno;
+	fs_meta_view(srv, ino, st);
 	return 0;
 }
 
@@ -521,7 +522,8 @@ int fs_reopen(const struct fuse_server *srv, const struct fs_inode *ino, int fla
 		return -EISDIR;
 	if (S_ISLNK(ino->type))
 		return -ELOOP;
-	if (!S_ISREG(ino->type))
+	/* A device node of the guest's is an empty host file: never opened. */
+	if (!S_ISREG(ino->type) || fs_meta_dev(srv, ino))
 		return -ENXIO;
 	snprintf(name, sizeof(name), "%d", ino->fd);
 	fd = openat(srv->proc_fd, name, (flags & ~(O_CREAT | O_EXCL | O_NOFOLLOW)) | O_CLOEXEC);
@@ -710,6 +712,7 @@ int fs_lookup_host(struct fuse_server *srv, struct fs_inode *dir, const char *na
 	ret = fs_intern_fd(srv, fd, &ino, &st);
 	if (ret)
 		return ret;
+	fs_meta_view(srv, ino, &st);
 	fs_fill_entry(ino, &st, e);
 	fs_inode_put(srv, ino);
 	return 0;

@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -118,6 +119,14 @@ static bool emit(struct dir_emit *d, const struct dent *de)
 		    fs_lookup_host(d->r->srv, d->dir, de->name, &e) != 0)
 			memset(&e, 0, sizeof(e));
 		put_bytes(d, &e, sizeof(e));
+	}
+	/* The type the guest sees: a device of the guest's is a host file. */
+	if (d->plus && e.nodeid) {
+		struct dent typed = *de;
+
+		typed.type = (uint8_t)IFTODT(e.attr.mode);
+		put_dirent(d, &typed);
+		return true;
 	}
 	put_dirent(d, de);
 	return true;

@@ -106,9 +106,11 @@ int fs_op_getattr(struct fs_req *r)
 		return ret;
 	if (in.getattr_flags & FUSE_GETATTR_FH)
 		h = fs_handle_get(r->srv, in.fh);
-	if (h && h->fd >= 0 && h->ino == ino)
+	if (h && h->fd >= 0 && h->ino == ino) {
 		ret = fstat(h->fd, &st) < 0 ? -errno : 0;
-	else
+		if (!ret)
+			fs_meta_view(r->srv, ino, &st);
+	} else
 		ret = fs_stat_inode(r->srv, ino, &st);
 	if (h)
 		fs_handle_put(r->srv, h);
@@ -131,6 +133,54 @@ static int set_mode(const struct fuse_server *srv, const struct fs_inode *ino, i
 	 * this inode (see fs_reopen). */
 	snprintf(name, sizeof(name), "%d", ino->fd);
 	return fchmodat(srv->proc_fd, name, mode, 0) < 0 ? -errno : 0;
+}
+
+#define SETID ((mode_t)(S_ISUID | S_ISGID))
+
+/*
+ * chmod as the guest sees it.  Set-id bits of a non-directory stay off on the
+ * host (meta.c); the record is written before the host mode changes so that
+ * a failure leaves the file as it was.  A guest device only has a record.
+ */
+static int set_guest_mode(const struct fuse_server *srv, const struct fs_inode *ino, int fd,
+			  mode_t mode)
+{
+	struct stat st;
+	int ret;
+
+	if (srv->passthrough || S_ISDIR(ino->type))
+		return set_mode(srv, ino, fd, mode);
+	if (fs_meta_on(srv, ino)) {
+		ret = fs_stat_inode(srv, ino, &st);
+		if (!ret)
+			ret = fs_meta_set_mode(ino, st.st_mode & S_IFMT, mode, st.st_rdev);
+		if (ret || fs_meta_is_dev(st.st_mode))
+			return ret;
+	}
+	return set_mode(srv, ino, fd, mode & ~SETID);
+}
+
+/*
+ * A chown clears set-uid, and set-gid with group execute, of non-directories
+ * (Linux's rule, which the host applies itself only to bits it has).
+ */
+static int kill_setid(const struct fuse_server *srv, const struct fs_inode *ino)
+{
+	struct stat st;
+	mode_t mode;
+	int ret;
+
+	if (!fs_meta_on(srv, ino))
+		return 0;
+	ret = fs_stat_inode(srv, ino, &st);
+	if (ret || !(st.st_mode & SETID))
+		return ret;
+	mode = st.st_mode & ~(mode_t)S_ISUID;
+	if ((mode & (S_ISGID | S_IXGRP)) == (S_ISGID | S_IXGRP))
+		mode &= ~(mode_t)S_ISGID;
+	if (mode == st.st_mode)
+		return 0;
+	return fs_meta_set_mode(ino, st.st_mode & S_IFMT, mode, st.st_rdev);
 }
 
 static int set_size(const struct fs_inode *ino, int fd, uint64_t size)
@@ -192,13 +242,16 @@ static int do_setattr(struct fuse_server *srv, struct fs_inode *ino, int fd,
 	int ret = 0;
 
 	if (in->valid & FATTR_MODE)
-		ret = set_mode(srv, ino, fd, in->mode & 07777);
+		ret = set_guest_mode(srv, ino, fd, in->mode & 07777);
 	if (!ret && (in->valid & (FATTR_UID | FATTR_GID))) {
 		uid_t uid = (in->valid & FATTR_UID) ? in->uid : (uid_t)-1;
 		gid_t gid = (in->valid & FATTR_GID) ? in->gid : (gid_t)-1;
 
 		if (fchownat(ino->fd, "", uid, gid, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0)
 			ret = -errno;
+		/* With the mode in the same request the guest decided itself. */
+		else if (!(in->valid & FATTR_MODE))
+			ret = kill_setid(srv, ino);
 	}
 	if (!ret && (in->valid & FATTR_SIZE))
 		ret = set_size(ino, fd, in->size);
@@ -277,7 +330,7 @@ static void fix_mode(struct fuse_server *srv, struct fuse_entry_out *e, mode_t w
 	ino = fs_inode_get(srv, e->nodeid);
 	if (!ino)
 		return;
-	if (set_mode(srv, ino, -1, want) == 0)
+	if (set_guest_mode(srv, ino, -1, want) == 0)
 		e->attr.mode = (e->attr.mode & S_IFMT) | want;
 	fs_inode_put(srv, ino);
 }
@@ -292,7 +345,63 @@ struct mk_args {
 	dev_t rdev;
 };
 
-static int mk_at(int dirfd, const struct mk_args *a)
+/*
+ * A guest device node: an empty host file only the record makes a device,
+ * 0600 because nothing on the host has business with it.  It is not there
+ * at all unless the record is.
+ */
+static int mk_dev(int dirfd, const struct mk_args *a)
+{
+	struct fs_meta m = { .mode = a->mode, .rdev = a->rdev };
+	int fd = fs_open_beneath(dirfd, a->name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0600);
+	int ret;
+
+	if (fd < 0)
+		return fd;
+	ret = fs_meta_write_fd(fd, &m);
+	close(fd);
+	if (ret)
+		unlinkat(dirfd, a->name, 0);
+	return ret;
+}
+
+/*
+ * The set-id bits of a new file: kept in the record, or dropped where the
+ * host cannot hold one (then the guest sees the file without them).
+ */
+static void mk_setid_record(int dirfd, const struct mk_args *a)
+{
+	struct fs_meta m = { .mode = S_IFREG | (a->mode & 07777) };
+	int fd;
+
+	if (!(a->mode & SETID))
+		return;
+	fd = fs_open_beneath(dirfd, a->name, O_PATH | O_NOFOLLOW, 0);
+	if (fd < 0)
+		return;
+	fs_meta_write_fd(fd, &m);
+	close(fd);
+}
+
+/* MKNOD with privilege virtualised; fifos and sockets give none: real. */
+static int mk_nod(const struct fuse_server *srv, int dirfd, const struct mk_args *a)
+{
+	mode_t type = a->mode & S_IFMT;
+
+	if (srv->passthrough)
+		return mknodat(dirfd, a->name, a->mode, a->rdev) < 0 ? -errno : 0;
+	if (fs_meta_is_dev(type))
+		return mk_dev(dirfd, a);
+	if (mknodat(dirfd, a->name, a->mode & ~SETID, a->rdev) < 0)
+		return -errno;
+	/* Linux has no user.* xattrs on fifos and sockets: their (meaningless)
+	 * set-id bits are dropped. */
+	if (type == S_IFREG || type == 0)
+		mk_setid_record(dirfd, a);
+	return 0;
+}
+
+static int mk_at(const struct fuse_server *srv, int dirfd, const struct mk_args *a)
 {
 	int ret;
 
@@ -301,8 +410,7 @@ static int mk_at(int dirfd, const struct mk_args *a)
 		ret = mkdirat(dirfd, a->name, a->mode);
 		break;
 	case MK_NOD:
-		ret = mknodat(dirfd, a->name, a->mode, a->rdev);
-		break;
+		return mk_nod(srv, dirfd, a);
 	default:
 		ret = symlinkat(a->target, dirfd, a->name);
 		break;
@@ -327,7 +435,7 @@ static int make_node(struct fs_req *r, const struct mk_args *a)
 	ret = fs_creds_enter(r->srv, &r->h, &c);
 	if (ret)
 		goto out;
-	ret = mk_at(dir->fd, a);
+	ret = mk_at(r->srv, dir->fd, a);
 	fs_creds_leave(&c);
 	if (!ret)
 		ret = fs_lookup(r->srv, dir, a->name, &e);

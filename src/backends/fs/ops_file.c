@@ -74,6 +74,7 @@ static int create_open(struct fs_req *r, struct fs_inode *dir, const char *name,
 		       const struct fuse_create_in *in, struct fs_inode **ino, struct stat *st)
 {
 	int flags = (int)(in->flags & FS_OPEN_FLAGS);
+	mode_t host_mode = r->srv->passthrough ? 07777 : 01777;
 	char fdname[16];
 	struct fs_creds c;
 	int fd, pfd, ret;
@@ -82,7 +83,11 @@ static int create_open(struct fs_req *r, struct fs_inode *dir, const char *name,
 	if (ret)
 		return ret;
 	fd = fs_open_beneath(dir->fd, name, flags | O_CREAT | O_EXCL | O_NOFOLLOW,
-			     in->mode & 07777);
+			     in->mode & host_mode);
+	/* Set-id bits the host file must not have: the record keeps them, or
+	 * they are dropped where the host cannot hold one. */
+	if (fd >= 0 && (in->mode & 07777 & ~host_mode))
+		fs_meta_write_fd(fd, &(struct fs_meta){ .mode = S_IFREG | (in->mode & 07777) });
 	fs_creds_leave(&c);
 
 	if (fd >= 0) {
@@ -100,8 +105,8 @@ static int create_open(struct fs_req *r, struct fs_inode *dir, const char *name,
 			close(fd);
 			return ret;
 		}
-		if ((st->st_mode & 0777) != (in->mode & 0777) && fchmod(fd, in->mode & 07777) == 0)
-			st->st_mode = (st->st_mode & S_IFMT) | (in->mode & 07777);
+		if ((st->st_mode & 0777) != (in->mode & 0777) && fchmod(fd, in->mode & host_mode) == 0)
+			st->st_mode = (st->st_mode & S_IFMT) | (in->mode & host_mode);
 		return fd;
 	}
 	if (fd != -EEXIST || (in->flags & O_EXCL))
@@ -152,6 +157,7 @@ int fs_op_create(struct fs_req *r)
 	fs_inode_put(r->srv, dir);
 	if (fd < 0)
 		return fd;
+	fs_meta_view(r->srv, ino, &st);
 
 	memset(&out, 0, sizeof(out));
 	fs_fill_entry(ino, &st, &out.e);

@@ -408,6 +408,11 @@ void fuse_server_destroy(struct fuse_server *srv)
 	free(srv);
 }
 
+void fuse_server_set_privilege_passthrough(struct fuse_server *srv, bool passthrough)
+{
+	srv->passthrough = passthrough;
+}
+
 void fuse_server_set_exit_code_cb(struct fuse_server *srv, void (*cb)(void *opaque, int code),
 				  void *opaque)
 {
