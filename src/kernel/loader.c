@@ -270,7 +270,8 @@ int kernel_load_bzimage(const struct guest_mem *gm, int fd, uint64_t *entry,
 	setup_size = ((uint64_t)(h.setup_sects ? h.setup_sects : BZ_DEFAULT_SETUP_SECTS) + 1) *
 		     BZ_SECTOR;
 	load_len = (uint64_t)h.syssize * 16;
-	if (load_len == 0 || !range_ok(setup_size, load_len, fsize))
+	/* The 64-bit entry must be code of the image, not memory past it. */
+	if (load_len <= BZ_ENTRY_64_OFFSET || !range_ok(setup_size, load_len, fsize))
 		return -ENOEXEC;
 	load = h.pref_address;
 	if (load < X86_HIMEM_START || load % X86_PAGE_SIZE)

@@ -380,6 +380,13 @@ static void test_bzimage_refused(void)
 	h.syssize = 0xffffffff;
 	bz_refused(&h, len, -ENOEXEC, "huge syssize");
 	make_bzimage(&h);
+	h.syssize = 0x200 / 16;	/* ends where the 64-bit entry would start */
+	bz_refused(&h, len, -ENOEXEC, "payload shorter than the entry offset");
+	make_bzimage(&h);
+	h.syssize = 1;
+	h.init_size = 0;	/* the entry lay past everything checked */
+	bz_refused(&h, len, -ENOEXEC, "entry past payload and init_size");
+	make_bzimage(&h);
 	h.setup_sects = 0xff;
 	bz_refused(&h, len, -ENOEXEC, "setup past EOF");
 	make_bzimage(&h);
