@@ -294,8 +294,13 @@ static int build_filter(enum krun_seccomp_mode mode, enum krun_thread_kind kind,
 	return 0;
 }
 
+/* The kind a thread was filtered as, for TRAP mode's report; written by
+ * the thread itself before its filter is loaded, so already there. */
+static _Thread_local const char *filtered_as;
+
 static int load_filter(scmp_filter_ctx f, enum krun_thread_kind kind)
 {
+	filtered_as = krun_thread_kind_name(kind);
 	int ret = seccomp_load(f);
 	seccomp_release(f);
 	if (ret)
@@ -376,12 +381,19 @@ static void on_sigsys(int sig, siginfo_t *si, void *uc_)
 	char buf[96];
 	size_t len = 0;
 	static const char a[] = "libkrun: seccomp refused syscall ", b[] = " on thread ";
+	const char *kind = filtered_as ? filtered_as : "unknown";
+	size_t kind_len = strnlen(kind, 16);
 	memcpy(buf, a, sizeof(a) - 1);
 	len += sizeof(a) - 1;
 	put_num(buf, &len, si->si_syscall);
 	memcpy(buf + len, b, sizeof(b) - 1);
 	len += sizeof(b) - 1;
 	put_num(buf, &len, (long)gettid());
+	buf[len++] = ' ';
+	buf[len++] = '(';
+	memcpy(buf + len, kind, kind_len);
+	len += kind_len;
+	buf[len++] = ')';
 	buf[len++] = '\n';
 	ssize_t r = write(STDERR_FILENO, buf, len);
 	(void)r;
