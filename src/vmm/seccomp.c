@@ -298,9 +298,26 @@ static int build_filter(enum krun_seccomp_mode mode, enum krun_thread_kind kind,
  * the thread itself before its filter is loaded, so already there. */
 static _Thread_local const char *filtered_as;
 
-static int load_filter(scmp_filter_ctx f, enum krun_thread_kind kind)
+/*
+ * VMM threads run with every signal blocked, and the kernel turns a blocked
+ * SIGSYS from seccomp into a kill: in trap mode the thread takes it.
+ */
+static void accept_trap_signal(enum krun_seccomp_mode mode)
+{
+	sigset_t sys;
+
+	if (mode != KRUN_SECCOMP_TRAP)
+		return;
+	sigemptyset(&sys);
+	sigaddset(&sys, SIGSYS);
+	pthread_sigmask(SIG_UNBLOCK, &sys, NULL);
+}
+
+static int load_filter(scmp_filter_ctx f, enum krun_seccomp_mode mode,
+		       enum krun_thread_kind kind)
 {
 	filtered_as = krun_thread_kind_name(kind);
+	accept_trap_signal(mode);
 	int ret = seccomp_load(f);
 	seccomp_release(f);
 	if (ret)
@@ -318,7 +335,7 @@ int krun_sandbox_thread(enum krun_seccomp_mode mode, enum krun_thread_kind kind)
 		return 0;
 	scmp_filter_ctx f;
 	int ret = build_filter(mode, kind, &f);
-	return ret ? ret : load_filter(f, kind);
+	return ret ? ret : load_filter(f, mode, kind);
 }
 
 /* ASan and UBSan runtimes make syscalls of their own (reports, shadow
@@ -434,7 +451,7 @@ static void *trampoline(void *p)
 	free(p);
 	prctl(PR_SET_NAME, s.name, 0, 0, 0);
 	/* Fail closed: a thread that cannot be filtered does not serve. */
-	if (s.filter && load_filter(s.filter, s.kind))
+	if (s.filter && load_filter(s.filter, s.mode, s.kind))
 		return NULL;
 	return s.fn(s.arg);
 }

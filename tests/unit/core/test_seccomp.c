@@ -172,6 +172,12 @@ static void test_vcpu(void)
 static void test_trap_mode(void)
 {
 	CHECK(exited_ok(in_child(KRUN_SECCOMP_TRAP, KRUN_THREAD_RNG, do_ptrace_eperm)));
+	/* VMM threads block every signal, and a blocked SIGSYS is a kill. */
+	sigset_t all, old;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	CHECK(exited_ok(in_child(KRUN_SECCOMP_TRAP, KRUN_THREAD_RNG, do_ptrace_eperm)));
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
 }
 
 static void *worker_open(void *arg)
