@@ -5,6 +5,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -15,19 +16,22 @@
 
 struct virtio_rng {
 	int stop_evt;
+	/* Checked between getrandom() calls: a guest can queue ~4 GiB per
+	 * chain on every slot, and reset (teardown too) must not wait for it. */
+	_Atomic bool stopping;
 	bool running;
 	pthread_t thread;
 	struct virtio_mmio_dev *dev;	/* valid while running */
 	struct vq_chain chain;
 };
 
-static size_t fill(struct iovec *iov, unsigned int n)
+static size_t fill(struct virtio_rng *rng, struct iovec *iov, unsigned int n)
 {
 	size_t done = 0;
 
 	for (unsigned int i = 0; i < n; i++) {
 		size_t off = 0;
-		while (off < iov[i].iov_len) {
+		while (off < iov[i].iov_len && !atomic_load(&rng->stopping)) {
 			ssize_t r = getrandom((uint8_t *)iov[i].iov_base + off,
 					      iov[i].iov_len - off, 0);
 			if (r < 0 && errno == EINTR)
@@ -46,7 +50,7 @@ static void serve(struct virtio_rng *rng)
 	struct virtqueue *vq = &rng->dev->queues[0];
 	bool pushed = false;
 
-	for (;;) {
+	while (!atomic_load(&rng->stopping)) {
 		int ret = vq_pop(vq, &rng->chain);
 		if (ret < 0) {
 			virtio_mmio_set_broken(rng->dev);
@@ -57,7 +61,10 @@ static void serve(struct virtio_rng *rng)
 				continue;
 			break;
 		}
-		size_t n = fill(rng->chain.iov + rng->chain.nr_readable, rng->chain.nr_writable);
+		size_t n = fill(rng, rng->chain.iov + rng->chain.nr_readable,
+				rng->chain.nr_writable);
+		if (atomic_load(&rng->stopping))
+			break;	/* the rings go away with the reset */
 		vq_push(vq, rng->chain.head, (uint32_t)n);
 		pushed = true;
 	}
@@ -98,6 +105,7 @@ static int rng_activate(void *opaque, struct virtio_mmio_dev *dev)
 	if (rng->running)
 		return -EBUSY;
 	rng->dev = dev;
+	atomic_store(&rng->stopping, false);
 	(void)eventfd_read(rng->stop_evt, &v);
 	int ret = virtio_start_worker(dev, &rng->thread, KRUN_THREAD_RNG, worker, rng, "rng");
 	if (ret)
@@ -112,6 +120,8 @@ static void rng_reset(void *opaque)
 
 	if (!rng->running)
 		return;
+	/* The flag ends a long batch; the eventfd wakes an idle worker. */
+	atomic_store(&rng->stopping, true);
 	(void)eventfd_write(rng->stop_evt, 1);
 	pthread_join(rng->thread, NULL);
 	rng->running = false;
