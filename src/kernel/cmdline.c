@@ -14,13 +14,18 @@ static bool is_ctrl(unsigned char ch)
 	return ch < 0x20 || ch == 0x7f;
 }
 
-/* The kernel splits on any isspace() and toggles quoting on '"'. */
+/*
+ * The kernel splits on any isspace() and toggles quoting on '"'.  Its
+ * isspace() (lib/ctype.c) is ' ', the controls \t-\r and 0xa0, Latin-1's
+ * no-break space: the last byte of UTF-8 "\u00e0" and 1 in 64 characters.
+ */
 static bool valid_bare(const char *s)
 {
 	if (!*s)
 		return false;
 	for (; *s; s++)
-		if (*s == ' ' || *s == '"' || is_ctrl((unsigned char)*s))
+		if (*s == ' ' || (unsigned char)*s == 0xa0 || *s == '"' ||
+		    is_ctrl((unsigned char)*s))
 			return false;
 	return true;
 }
@@ -44,25 +49,37 @@ int cmdline_init(struct cmdline *c, size_t limit)
 	return 0;
 }
 
-/* Appends one token made of n pieces, space-separated from the previous one. */
-static int append_pieces(struct cmdline *c, const char *const *pieces, unsigned int n)
+/*
+ * Puts one token made of n pieces at byte at: the end of the line (after a
+ * space) or where a token starts (before a space).
+ */
+static int put_pieces(struct cmdline *c, size_t at, const char *const *pieces, unsigned int n)
 {
+	bool at_end = at == c->len;
 	size_t add = c->len ? 1 : 0;
 
 	for (unsigned int i = 0; i < n; i++)
 		add += strlen(pieces[i]);
 	if (add > c->limit - c->len)
 		return -E2BIG;
-	if (c->len)
-		c->buf[c->len++] = ' ';
+	memmove(c->buf + at + add, c->buf + at, c->len - at + 1);
+	if (at_end && c->len)
+		c->buf[at++] = ' ';
 	for (unsigned int i = 0; i < n; i++) {
 		size_t l = strlen(pieces[i]);
 
-		memcpy(c->buf + c->len, pieces[i], l);
-		c->len += l;
+		memcpy(c->buf + at, pieces[i], l);
+		at += l;
 	}
-	c->buf[c->len] = '\0';
+	if (!at_end)
+		c->buf[at] = ' ';
+	c->len += add;
 	return 0;
+}
+
+static int append_pieces(struct cmdline *c, const char *const *pieces, unsigned int n)
+{
+	return put_pieces(c, c->len, pieces, n);
 }
 
 int cmdline_append(struct cmdline *c, const char *token)
@@ -111,10 +128,16 @@ static size_t token_end(const char *s, size_t pos)
 	return pos;
 }
 
-/* Finds the first console= before "--" (after it, tokens belong to init). */
-static bool find_console(const struct cmdline *c, size_t *vstart, size_t *vend)
+/* "--" or "\"--\"": next_arg() strips the quotes before parse_args() looks. */
+static bool is_dashes(const char *tok, size_t len)
 {
-	size_t pos = 0, klen = strlen(CONSOLE_KEY);
+	return (len == 2 && !memcmp(tok, "--", 2)) || (len == 4 && !memcmp(tok, "\"--\"", 4));
+}
+
+/* Where the first "--" token starts (after it, tokens belong to init), or len. */
+static size_t params_end_pos(const struct cmdline *c)
+{
+	size_t pos = 0;
 
 	while (pos < c->len) {
 		if (c->buf[pos] == ' ') {
@@ -123,8 +146,34 @@ static bool find_console(const struct cmdline *c, size_t *vstart, size_t *vend)
 		}
 		size_t end = token_end(c->buf, pos);
 
-		if (end - pos == 2 && !memcmp(c->buf + pos, "--", 2))
-			return false;
+		if (is_dashes(c->buf + pos, end - pos))
+			return pos;
+		pos = end;
+	}
+	return c->len;
+}
+
+/*
+ * Adds a kernel parameter made of n pieces before the first "--": after it
+ * the kernel would hand the parameter to init as an argument.
+ */
+static int insert_param(struct cmdline *c, const char *const *pieces, unsigned int n)
+{
+	return put_pieces(c, params_end_pos(c), pieces, n);
+}
+
+/* Finds the first console= before "--". */
+static bool find_console(const struct cmdline *c, size_t *vstart, size_t *vend)
+{
+	size_t pos = 0, klen = strlen(CONSOLE_KEY), stop = params_end_pos(c);
+
+	while (pos < stop) {
+		if (c->buf[pos] == ' ') {
+			pos++;
+			continue;
+		}
+		size_t end = token_end(c->buf, pos);
+
 		if (end - pos >= klen && !memcmp(c->buf + pos, CONSOLE_KEY, klen)) {
 			*vstart = pos + klen;
 			*vend = end;
@@ -144,7 +193,7 @@ int cmdline_replace_console(struct cmdline *c, const char *console_id)
 	if (!find_console(c, &vstart, &vend)) {
 		const char *p[] = { CONSOLE_KEY, console_id };
 
-		return append_pieces(c, p, 2);
+		return insert_param(c, p, 2);
 	}
 	nlen = strlen(console_id);
 	if (c->len - (vend - vstart) + nlen > c->limit)
@@ -159,6 +208,7 @@ int cmdline_add_virtio_mmio(struct cmdline *c, uint64_t base, uint32_t size,
 			    unsigned int irq)
 {
 	char tok[96];
+	const char *p[] = { tok };
 
 	if (size == 0)
 		return -EINVAL;
@@ -169,7 +219,7 @@ int cmdline_add_virtio_mmio(struct cmdline *c, uint64_t base, uint32_t size,
 	else
 		snprintf(tok, sizeof(tok), "virtio_mmio.device=%" PRIu32 "@0x%08" PRIx64 ":%u",
 			 size, base, irq);
-	return cmdline_append(c, tok);
+	return insert_param(c, p, 1);
 }
 
 /* Where "--" starts as a word of s, or the end of s. */

@@ -27,8 +27,11 @@ int cmdline_init(struct cmdline *c, size_t limit);
 
 /*
  * The functions below return 0, -EINVAL for text the kernel would split
- * or mangle (whitespace, quotes, control characters, empty), or -E2BIG
- * when the result would exceed the limit; on error the line is unchanged.
+ * or mangle (whitespace, 0xa0 included, quotes, control characters,
+ * empty), or -E2BIG when the result would exceed the limit; on error the
+ * line is unchanged.  Kernel parameters (console=, virtio_mmio.device=)
+ * go before the first "--" word, after which the kernel passes words to
+ * init; the other functions append.
  */
 
 /* One bare token, e.g. "quiet", "console=hvc0" or "--". */
@@ -37,7 +40,7 @@ int cmdline_append(struct cmdline *c, const char *token);
 int cmdline_append_kv(struct cmdline *c, const char *key, const char *value);
 /* A word always double-quoted, for init's argv after "--". */
 int cmdline_append_quoted(struct cmdline *c, const char *word);
-/* Replaces the value of the first console= token, or appends one. */
+/* Replaces the value of the first console= token, or adds one. */
 int cmdline_replace_console(struct cmdline *c, const char *console_id);
 /* virtio_mmio.device=<size>@0x<base>:<irq>, e.g. 4K@0xd0000000:5. */
 int cmdline_add_virtio_mmio(struct cmdline *c, uint64_t base, uint32_t size,

@@ -127,7 +127,8 @@ static void test_replace_console_absent_or_last(void)
 	CHECK_EQ(cmdline_append(&c, "--"), 0);
 	CHECK_EQ(cmdline_append(&c, "console=arg"), 0);
 	CHECK_EQ(cmdline_replace_console(&c, "hvc0"), 0);
-	CHECK_STR(cmdline_str(&c), "xconsole=foo A=\"x console=y\" -- console=arg console=hvc0");
+	/* Before "--": after it the kernel hands the word to init. */
+	CHECK_STR(cmdline_str(&c), "xconsole=foo A=\"x console=y\" console=hvc0 -- console=arg");
 }
 
 static void test_replace_console_limit(void)
@@ -153,6 +154,49 @@ static void test_virtio_mmio(void)
 	CHECK_EQ(cmdline_init(&c, 20), 0);
 	CHECK_EQ(cmdline_add_virtio_mmio(&c, 0xd0000000, 0x1000, 5), -E2BIG);
 	CHECK_EQ(cmdline_len(&c), 0);
+}
+
+/* Found by fuzz_bootparams: after a caller's "--" the devices reached init. */
+static void test_virtio_mmio_before_dashes(void)
+{
+	CHECK_EQ(cmdline_init(&c, 200), 0);
+	CHECK_EQ(cmdline_append(&c, "rw"), 0);
+	CHECK_EQ(cmdline_append(&c, "--"), 0);
+	CHECK_EQ(cmdline_append(&c, "/bin/sh"), 0);
+	CHECK_EQ(cmdline_add_virtio_mmio(&c, 0xd0000000, 0x1000, 5), 0);
+	CHECK_EQ(cmdline_add_virtio_mmio(&c, 0xd0001000, 0x1000, 6), 0);
+	CHECK_STR(cmdline_str(&c), "rw virtio_mmio.device=4K@0xd0000000:5 "
+		  "virtio_mmio.device=4K@0xd0001000:6 -- /bin/sh");
+	CHECK_EQ(cmdline_len(&c), strlen(cmdline_str(&c)));
+
+	CHECK_EQ(cmdline_init(&c, 40), 0);
+	CHECK_EQ(cmdline_append(&c, "--"), 0);
+	CHECK_EQ(cmdline_append_quoted(&c, "a -- b"), 0);	/* quoted: not a "--" */
+	CHECK_EQ(cmdline_add_virtio_mmio(&c, 0xd0000000, 0x1000, 5), -E2BIG);
+	CHECK_STR(cmdline_str(&c), "-- \"a -- b\"");
+	CHECK_EQ(cmdline_init(&c, 60), 0);
+	CHECK_EQ(cmdline_append(&c, "--"), 0);
+	CHECK_EQ(cmdline_append_quoted(&c, "a -- b"), 0);
+	CHECK_EQ(cmdline_add_virtio_mmio(&c, 0xd0000000, 0x1000, 5), 0);
+	CHECK_STR(cmdline_str(&c), "virtio_mmio.device=4K@0xd0000000:5 -- \"a -- b\"");
+	/* The kernel strips the quotes of "\"--\"" before it looks for "--". */
+	CHECK_EQ(cmdline_init(&c, 60), 0);
+	CHECK_EQ(cmdline_append_quoted(&c, "--"), 0);
+	CHECK_EQ(cmdline_replace_console(&c, "hvc0"), 0);
+	CHECK_STR(cmdline_str(&c), "console=hvc0 \"--\"");
+}
+
+/* Found by fuzz_bootparams: Linux's isspace() counts 0xa0 (UTF-8 "\u00e0" ends in it). */
+static void test_nbsp_is_space(void)
+{
+	CHECK_EQ(cmdline_init(&c, 100), 0);
+	CHECK_EQ(cmdline_append(&c, "init.greeting=voil\xc3\xa0"), -EINVAL);
+	CHECK_EQ(cmdline_append_kv(&c, "K\xa0", "v"), -EINVAL);
+	CHECK_EQ(cmdline_replace_console(&c, "tty\xa0"), -EINVAL);
+	CHECK_EQ(cmdline_len(&c), 0);
+	CHECK_EQ(cmdline_append_kv(&c, "GREETING", "voil\xc3\xa0"), 0);
+	CHECK_EQ(cmdline_append_quoted(&c, "\xc2\xa0"), 0);
+	CHECK_STR(cmdline_str(&c), "GREETING=\"voil\xc3\xa0\" \"\xc2\xa0\"");
 }
 
 static void test_str_add_param(void)
@@ -191,6 +235,8 @@ int main(void)
 	RUN_TEST(test_replace_console_absent_or_last);
 	RUN_TEST(test_replace_console_limit);
 	RUN_TEST(test_virtio_mmio);
+	RUN_TEST(test_virtio_mmio_before_dashes);
+	RUN_TEST(test_nbsp_is_space);
 	RUN_TEST(test_str_add_param);
 	TEST_MAIN_END();
 }
