@@ -30,6 +30,7 @@
 #include "kernel/cmdline.h"
 #include "kernel/krunfw.h"
 #include "util/log.h"
+#include "vmm/landlock.h"
 #include "vmm/vm.h"
 
 extern char **environ;
@@ -78,6 +79,7 @@ struct start_state {
 	struct vm *vm;
 	sigset_t saved_mask;
 	bool mask_saved;
+	struct krun_landlock_plan landlock;
 };
 
 /* Signals a local process would get that we pass on to the workload. */
@@ -764,6 +766,42 @@ static int read_seccomp_mode(enum krun_seccomp_mode *mode)
 	return ret;
 }
 
+static int read_landlock_mode(bool *off)
+{
+	const char *v = getenv("KRUN_LANDLOCK");
+	int ret = krun_landlock_parse_mode(v, off);
+	if (ret)
+		log_error("KRUN_LANDLOCK=%s: expected on or off", v);
+	else if (*off && v)
+		log_warn("KRUN_LANDLOCK=off: the VMM's filesystem access is not confined");
+	return ret;
+}
+
+/* What the VMM still reaches by path once it runs: its shares, and the
+ * directories of the sockets it bound and removes at the end. */
+static int plan_landlock(struct start_state *st)
+{
+	const struct krun_ctx *c = st->ctx;
+	struct krun_landlock_plan *p = &st->landlock;
+	int ret = read_landlock_mode(&p->off);
+
+	for (unsigned int i = 0; !ret && i < c->nr_shares; i++)
+		if (c->shares[i].path)
+			ret = krun_landlock_allow(p, c->shares[i].path,
+						  c->shares[i].read_only ? KRUN_LL_READ
+									 : KRUN_LL_WRITE);
+	for (unsigned int i = 0; !ret && i < c->nr_vsock_ports; i++)
+		if (c->vsock_ports[i].listen)
+			ret = krun_landlock_allow_socket_dir(p, c->vsock_ports[i].path);
+	const char *tmp = getenv("TMPDIR");
+	for (unsigned int i = 0; !ret && i < c->nr_nets; i++)
+		if (c->nets[i].kind == CTX_NET_UNIXGRAM && c->nets[i].path)
+			ret = krun_landlock_allow(p, tmp && *tmp ? tmp : "/tmp", KRUN_LL_REMOVE);
+	if (ret)
+		log_error("landlock: cannot plan the VMM's confinement: %s", strerror(-ret));
+	return ret;
+}
+
 int start_enter(struct krun_ctx *ctx)
 {
 	int ret = check_multiports(ctx);
@@ -819,6 +857,15 @@ int start_enter(struct krun_ctx *ctx)
 	if (st.root_server)
 		fuse_server_set_exit_code_cb(st.root_server, record_exit_code, vm);
 	ret = watch_signals(&st, vm);
+	if (ret) {
+		vm_destroy(vm);
+		release(&st);
+		return ret;
+	}
+	/* Last, on the thread that creates every VMM thread from here on. */
+	ret = plan_landlock(&st);
+	if (!ret)
+		ret = krun_landlock_confine(&st.landlock);
 	if (ret) {
 		vm_destroy(vm);
 		release(&st);

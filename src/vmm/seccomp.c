@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "util/log.h"
+#include "util/sanitizer.h"
 
 /* One allowed syscall, optionally only when argument arg masked by mask
  * equals val.  Several rules for one syscall allow any of them. */
@@ -338,23 +339,6 @@ int krun_sandbox_thread(enum krun_seccomp_mode mode, enum krun_thread_kind kind)
 	return ret ? ret : load_filter(f, mode, kind);
 }
 
-/* ASan and UBSan runtimes make syscalls of their own (reports, shadow
- * memory, symbolizing) that no table lists: sanitized builds run off. */
-static bool sanitized_build(void)
-{
-#if defined(__SANITIZE_ADDRESS__)
-	return true;
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-	return true;
-#else
-	return false;
-#endif
-#else
-	return false;
-#endif
-}
-
 int krun_seccomp_parse_mode(const char *value, enum krun_seccomp_mode *out)
 {
 	/* Off unless asked for until the e2e suite has run with the filters. */
@@ -370,7 +354,7 @@ int krun_seccomp_parse_mode(const char *value, enum krun_seccomp_mode *out)
 		*out = KRUN_SECCOMP_TRAP;
 	else
 		return -EINVAL;
-	if (*out != KRUN_SECCOMP_OFF && sanitized_build()) {
+	if (*out != KRUN_SECCOMP_OFF && krun_sanitized_build()) {
 		log_debug("seccomp: off in a sanitizer build");
 		*out = KRUN_SECCOMP_OFF;
 	}
@@ -393,9 +377,17 @@ static void put_num(char *buf, size_t *len, long v)
 		buf[(*len)++] = tmp[--n];
 }
 
+/*
+ * Trap mode is for finding what a table lacks, and a VMM's stderr is often
+ * swallowed by its caller (crun, podman, test harnesses): reports also go
+ * to the kernel log when it is writable.  Set once, before any thread is
+ * filtered, and kept for the process.
+ */
+static int trap_kmsg_fd = -1;
+
 static void on_sigsys(int sig, siginfo_t *si, void *uc_)
 {
-	char buf[96];
+	char buf[128];
 	size_t len = 0;
 	static const char a[] = "libkrun: seccomp refused syscall ", b[] = " on thread ";
 	const char *kind = filtered_as ? filtered_as : "unknown";
@@ -411,8 +403,17 @@ static void on_sigsys(int sig, siginfo_t *si, void *uc_)
 	memcpy(buf + len, kind, kind_len);
 	len += kind_len;
 	buf[len++] = ')';
+#ifdef __x86_64__
+	/* Tables filter ioctl and fcntl by their second argument. */
+	static const char c[] = " arg1 ";
+	memcpy(buf + len, c, sizeof(c) - 1);
+	len += sizeof(c) - 1;
+	put_num(buf, &len, (long)((ucontext_t *)uc_)->uc_mcontext.gregs[REG_RSI]);
+#endif
 	buf[len++] = '\n';
 	ssize_t r = write(STDERR_FILENO, buf, len);
+	if (trap_kmsg_fd >= 0)
+		r = write(trap_kmsg_fd, buf, len);
 	(void)r;
 	(void)sig;
 #ifdef __x86_64__
@@ -424,6 +425,8 @@ static void install_trap_handler(void)
 {
 	struct sigaction sa = {.sa_sigaction = on_sigsys, .sa_flags = SA_SIGINFO};
 	sigemptyset(&sa.sa_mask);
+	if (trap_kmsg_fd < 0)
+		trap_kmsg_fd = open("/dev/kmsg", O_WRONLY | O_CLOEXEC);
 	sigaction(SIGSYS, &sa, NULL);
 }
 
