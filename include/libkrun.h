@@ -741,14 +741,21 @@ int32_t krun_set_firmware(uint32_t ctx_id, const char *firmware_path);
  * krun_set_kernel - boot an external kernel instead of the bundled one.
  *
  * @kernel_path:   host path of the kernel image.
- * @kernel_format: one of KRUN_KERNEL_FORMAT_*.  ELF and the compressed
- *                 IMAGE_* formats are supported on x86_64; PE_GZ is
- *                 arm64-only and fails at start.
+ * @kernel_format: one of KRUN_KERNEL_FORMAT_*.  On x86_64: ELF (a
+ *                 vmlinux), RAW (a flat image loaded and entered at 2 GiB;
+ *                 an ELF or bzImage is recognised), IMAGE_GZ/BZ2/ZSTD (a
+ *                 compressed ELF vmlinux) and PE_GZ (one in a PE file).
+ *                 A compressed image decompresses to at most the guest's
+ *                 RAM (and 1 GiB).
  * @initramfs:     host path of an initramfs, or NULL.
  * @cmdline:       kernel command line, or NULL for the default one.
  *
- * Returns 0, -EINVAL (unknown format, unreadable initramfs or kernel) or
- * -ENOENT.
+ * The file is checked now (cheaply: a compressed one only as far as its
+ * ELF header); it is loaded, and an initramfs read, by krun_start_enter().
+ * Returns 0, -EINVAL (unknown format, unreadable initramfs or kernel),
+ * -ENOENT, -ENOEXEC (not of that format, or no such stream in it),
+ * -ENOTSUP (a zboot PE image not compressed with gzip) or -EFBIG (a
+ * compressed image over 1 GiB).
  */
 int32_t krun_set_kernel(uint32_t ctx_id,
 			const char *kernel_path,

@@ -6,6 +6,9 @@ export DEBIAN_FRONTEND=noninteractive
 packages=(
 	# build
 	build-essential meson ninja-build pkg-config python3 file
+	# compressed kernels for krun_set_kernel (IMAGE_GZ/BZ2/ZSTD, PE_GZ) and the
+	# tools its e2e test makes them with
+	zlib1g-dev libbz2-dev libzstd-dev gzip bzip2 zstd
 	# guest and test-host kernels from Debian's source package
 	linux-source-6.1 flex bison bc libelf-dev libssl-dev xz-utils cpio kmod
 	# the nested test host (QEMU TCG with SVM) and the peer VMM for benchmarks

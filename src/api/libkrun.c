@@ -17,7 +17,7 @@
 #include "api/start.h"
 #include "hv/hv.h"
 #include "init/init_blob.h"
-#include "kernel/loader.h"
+#include "kernel/formats.h"
 #include "util/log.h"
 
 /* The bundled kernel is built with NR_CPUS=16. */
@@ -231,20 +231,16 @@ static int check_readable_file(const char *fn, const char *path)
 }
 
 /* Refuse a corrupt or unsupported image now rather than at start. */
-static int sniff_kernel(const char *path)
+static int check_kernel(const char *path, uint32_t format)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
-	int fmt = kernel_detect_format(fd);
+	int ret = kernel_check_format(fd, format);
 	close(fd);
-	if (fmt == KERNEL_FORMAT_ELF || fmt == KERNEL_FORMAT_BZIMAGE)
-		return 0;
-	if (fmt == -ENOTSUP)
-		log_error("krun_set_kernel: %s is compressed; pass an ELF vmlinux or a bzImage", path);
-	else
-		log_error("krun_set_kernel: %s is not an ELF vmlinux or a bzImage", path);
-	return fmt < 0 ? fmt : -ENOEXEC;
+	if (ret)
+		log_error("krun_set_kernel: %s refused (format %u)", path, format);
+	return ret;
 }
 
 KRUN_API int32_t krun_set_kernel(uint32_t ctx_id, const char *kernel_path, uint32_t kernel_format,
@@ -254,28 +250,21 @@ KRUN_API int32_t krun_set_kernel(uint32_t ctx_id, const char *kernel_path, uint3
 		return api_refuse(__func__, "kernel path is NULL");
 	if (kernel_format > KRUN_KERNEL_FORMAT_IMAGE_ZSTD)
 		return api_refuse(__func__, "unknown kernel format");
-	if (kernel_format != KRUN_KERNEL_FORMAT_ELF) {
-		/* bzImage is passed as RAW by some callers; the loader sniffs it. */
-		if (kernel_format != KRUN_KERNEL_FORMAT_RAW) {
-			log_error("%s: kernel format %u is not supported yet (ELF and bzImage are)",
-				  __func__, kernel_format);
-			return -ENOTSUP;
-		}
-	}
 	int ret = check_readable_file(__func__, kernel_path);
 	if (ret)
 		return ret;
-	ret = sniff_kernel(kernel_path);
+	/* Upstream: an initramfs it cannot read is -EINVAL. */
+	if (initramfs && check_readable_file(__func__, initramfs))
+		return -EINVAL;
+	ret = check_kernel(kernel_path, kernel_format);
 	if (ret)
 		return ret;
-	if (initramfs) {
-		log_error("%s: initramfs is not supported yet", __func__);
-		return -ENOTSUP;
-	}
 	LOCK_CTX(c, ctx_id);
 	ret = replace_str(&c->kernel_path, kernel_path);
 	if (!ret)
 		ret = replace_str(&c->kernel_cmdline, cmdline);
+	if (!ret)
+		ret = replace_str(&c->initramfs_path, initramfs);
 	c->kernel_format = kernel_format;
 	ctx_unlock();
 	return ret;

@@ -111,6 +111,15 @@ static int prepare_kernel(struct start_state *st)
 		}
 		st->cfg.kernel.kind = VM_KERNEL_FILE;
 		st->cfg.kernel.fd = fd;
+		st->cfg.kernel.format = c->kernel_format;
+		if (!c->initramfs_path)
+			return 0;
+		st->cfg.kernel.initrd_fd = open(c->initramfs_path, O_RDONLY | O_CLOEXEC);
+		if (st->cfg.kernel.initrd_fd < 0) {
+			int err = errno;
+			log_error("cannot open initramfs %s: %s", c->initramfs_path, strerror(err));
+			return -err;
+		}
 		return 0;
 	}
 	int ret = krunfw_map_kernel(&st->bundle);
@@ -123,6 +132,7 @@ static int prepare_kernel(struct start_state *st)
 		.bundle_size = st->bundle.size,
 		.entry = st->bundle.entry,
 		.fd = -1,
+		.initrd_fd = -1,
 	};
 	return 0;
 }
@@ -742,6 +752,8 @@ static void release(struct start_state *st)
 		virtio_net_destroy(st->net[i]);
 	if (st->cfg.kernel.kind == VM_KERNEL_FILE && st->cfg.kernel.fd >= 0)
 		close(st->cfg.kernel.fd);
+	if (st->cfg.kernel.initrd_fd >= 0)
+		close(st->cfg.kernel.initrd_fd);
 	krunfw_unmap_kernel(&st->bundle);
 	if (st->serial_fd >= 0)
 		close(st->serial_fd);
@@ -817,6 +829,7 @@ int start_enter(struct krun_ctx *ctx)
 	st.cfg.ram_bytes = (uint64_t)ctx->ram_mib << 20;
 	st.cfg.nested_virt = ctx->nested_virt;
 	st.cfg.kernel.fd = -1;
+	st.cfg.kernel.initrd_fd = -1;
 	ret = read_seccomp_mode(&st.cfg.seccomp);
 	if (ret) {
 		release(&st);

@@ -19,8 +19,15 @@
 #define BZ_ENTRY_64_OFFSET	0x200
 #define DETECT_BYTES		0x206
 
+/* An image to load: a file, or a decompressed copy in memory. */
+struct source {
+	int fd;			/* -1: buf */
+	const uint8_t *buf;
+	uint64_t size;
+};
+
 /* 0 on success; -ENOEXEC when the file ends early, since that means truncated. */
-static int read_exact(int fd, void *buf, size_t len, uint64_t off)
+int kernel_read_exact(int fd, void *buf, size_t len, uint64_t off)
 {
 	uint8_t *p = buf;
 
@@ -40,7 +47,7 @@ static int read_exact(int fd, void *buf, size_t len, uint64_t off)
 	return 0;
 }
 
-static int file_size(int fd, uint64_t *size)
+int kernel_file_size(int fd, uint64_t *size)
 {
 	struct stat st;
 
@@ -50,6 +57,24 @@ static int file_size(int fd, uint64_t *size)
 	if (!S_ISREG(st.st_mode))
 		return -EINVAL;
 	*size = (uint64_t)st.st_size;
+	return 0;
+}
+
+static int source_of_fd(int fd, struct source *src)
+{
+	src->fd = fd;
+	src->buf = NULL;
+	return kernel_file_size(fd, &src->size);
+}
+
+/* Callers check off + len <= size first; a file may still shrink. */
+static int src_read(const struct source *src, void *dst, size_t len, uint64_t off)
+{
+	if (src->fd >= 0)
+		return kernel_read_exact(src->fd, dst, len, off);
+	if (off > src->size || len > src->size - off)
+		return -ENOEXEC;
+	memcpy(dst, src->buf + off, len);
 	return 0;
 }
 
@@ -92,12 +117,12 @@ int kernel_detect_format(int fd)
 	uint8_t b[DETECT_BYTES];
 	uint64_t size = 0;
 	size_t n;
-	int ret = file_size(fd, &size);
+	int ret = kernel_file_size(fd, &size);
 
 	if (ret)
 		return ret;
 	n = size < sizeof(b) ? (size_t)size : sizeof(b);
-	ret = read_exact(fd, b, n, 0);
+	ret = kernel_read_exact(fd, b, n, 0);
 	if (ret)
 		return ret;
 	if (n >= SELFMAG && !memcmp(b, ELFMAG, SELFMAG))
@@ -194,10 +219,11 @@ static int elf_entry(const Elf64_Phdr *ph, unsigned int n, uint64_t e_entry,
 	return -ENOEXEC;
 }
 
-static int elf_copy_segment(const struct guest_mem *gm, int fd, const Elf64_Phdr *ph)
+static int elf_copy_segment(const struct guest_mem *gm, const struct source *src,
+			    const Elf64_Phdr *ph)
 {
 	uint8_t *dst = gm_ptr(gm, ph->p_paddr, ph->p_memsz);
-	int ret = read_exact(fd, dst, ph->p_filesz, ph->p_offset);
+	int ret = src_read(src, dst, ph->p_filesz, ph->p_offset);
 
 	if (ret)
 		return ret;
@@ -205,23 +231,21 @@ static int elf_copy_segment(const struct guest_mem *gm, int fd, const Elf64_Phdr
 	return 0;
 }
 
-int kernel_load_elf(const struct guest_mem *gm, int fd, uint64_t *entry,
+static int load_elf(const struct guest_mem *gm, const struct source *src, uint64_t *entry,
 		    uint64_t *highest_end)
 {
 	Elf64_Phdr ph[KERNEL_ELF_MAX_PHDRS];
 	Elf64_Ehdr eh;
-	uint64_t fsize = 0, end = 0;
-	int ret = file_size(fd, &fsize);
+	uint64_t fsize = src->size, end = 0;
+	int ret;
 
-	if (ret)
-		return ret;
 	if (fsize < sizeof(eh))
 		return -ENOEXEC;
-	ret = read_exact(fd, &eh, sizeof(eh), 0);
+	ret = src_read(src, &eh, sizeof(eh), 0);
 	if (!ret)
 		ret = elf_check_header(&eh, fsize);
 	if (!ret)
-		ret = read_exact(fd, ph, eh.e_phnum * sizeof(ph[0]), eh.e_phoff);
+		ret = src_read(src, ph, eh.e_phnum * sizeof(ph[0]), eh.e_phoff);
 	if (!ret)
 		ret = elf_check_segments(gm, ph, eh.e_phnum, fsize);
 	if (!ret)
@@ -232,7 +256,7 @@ int kernel_load_elf(const struct guest_mem *gm, int fd, uint64_t *entry,
 	for (unsigned int i = 0; i < eh.e_phnum; i++) {
 		if (!is_loadable(&ph[i]))
 			continue;
-		ret = elf_copy_segment(gm, fd, &ph[i]);
+		ret = elf_copy_segment(gm, src, &ph[i]);
 		if (ret)
 			return ret;
 		if (ph[i].p_paddr + ph[i].p_memsz > end)
@@ -240,6 +264,23 @@ int kernel_load_elf(const struct guest_mem *gm, int fd, uint64_t *entry,
 	}
 	*highest_end = end;
 	return 0;
+}
+
+int kernel_load_elf(const struct guest_mem *gm, int fd, uint64_t *entry,
+		    uint64_t *highest_end)
+{
+	struct source src;
+	int ret = source_of_fd(fd, &src);
+
+	return ret ? ret : load_elf(gm, &src, entry, highest_end);
+}
+
+int kernel_load_elf_mem(const struct guest_mem *gm, const uint8_t *buf, size_t len,
+			uint64_t *entry, uint64_t *highest_end)
+{
+	struct source src = { .fd = -1, .buf = buf, .size = len };
+
+	return load_elf(gm, &src, entry, highest_end);
 }
 
 static int bz_check_header(const struct setup_header *h)
@@ -255,13 +296,13 @@ int kernel_load_bzimage(const struct guest_mem *gm, int fd, uint64_t *entry,
 {
 	struct setup_header h;
 	uint64_t fsize = 0, setup_size, load_len, need, load;
-	int ret = file_size(fd, &fsize);
+	int ret = kernel_file_size(fd, &fsize);
 
 	if (ret)
 		return ret;
 	if (fsize < BZ_HDR_OFFSET + sizeof(h))
 		return -ENOEXEC;
-	ret = read_exact(fd, &h, sizeof(h), BZ_HDR_OFFSET);
+	ret = kernel_read_exact(fd, &h, sizeof(h), BZ_HDR_OFFSET);
 	if (!ret)
 		ret = bz_check_header(&h);
 	if (ret)
@@ -281,7 +322,7 @@ int kernel_load_bzimage(const struct guest_mem *gm, int fd, uint64_t *entry,
 	if (!gm_ptr(gm, load, need))
 		return -EFAULT;
 
-	ret = read_exact(fd, gm_ptr(gm, load, load_len), load_len, setup_size);
+	ret = kernel_read_exact(fd, gm_ptr(gm, load, load_len), load_len, setup_size);
 	if (ret)
 		return ret;
 	*entry = load + BZ_ENTRY_64_OFFSET;

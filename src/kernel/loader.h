@@ -8,6 +8,7 @@
 #ifndef KRUN_KERNEL_LOADER_H
 #define KRUN_KERNEL_LOADER_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include <asm/bootparam.h>
@@ -21,6 +22,11 @@ enum kernel_format {
 
 /* More PT_LOAD headers than any real kernel has; bounds the work. */
 #define KERNEL_ELF_MAX_PHDRS	64
+
+/* pread() all of len at off; -ENOEXEC if the file ends first. */
+int kernel_read_exact(int fd, void *buf, size_t len, uint64_t off);
+/* Size of a regular file; -EINVAL for anything else. */
+int kernel_file_size(int fd, uint64_t *size);
 
 /*
  * Returns a kernel_format, -ENOTSUP for a compressed image (gzip, bzip2,
@@ -37,6 +43,10 @@ int kernel_detect_format(int fd);
  */
 int kernel_load_elf(const struct guest_mem *gm, int fd, uint64_t *entry,
 		    uint64_t *highest_end);
+
+/* The same for an image already in memory (a decompressed kernel). */
+int kernel_load_elf_mem(const struct guest_mem *gm, const uint8_t *buf, size_t len,
+			uint64_t *entry, uint64_t *highest_end);
 
 /*
  * Loads the protected-mode part of a bzImage (boot protocol >= 2.12 with

@@ -20,6 +20,8 @@
 #include "devices/legacy/legacy.h"
 #include "hv/hv.h"
 #include "kernel/cmdline.h"
+#include "kernel/decompress.h"
+#include "kernel/formats.h"
 #include "kernel/loader.h"
 #include "util/log.h"
 #include "vmm/bus.h"
@@ -202,42 +204,76 @@ static int attach_virtio(struct vm *vm, const struct vm_virtio_slot *slot, struc
 	return ret;
 }
 
-static int load_kernel(struct vm *vm, const struct vm_config *cfg, uint64_t *entry,
-		       struct setup_header *hdr, bool *have_hdr)
+static int load_kernel(struct vm *vm, const struct vm_config *cfg,
+		       struct kernel_loaded *k)
 {
-	*have_hdr = false;
+	memset(k, 0, sizeof(*k));
 	if (cfg->kernel.kind == VM_KERNEL_BUNDLE) {
-		*entry = cfg->kernel.entry;
+		k->entry = cfg->kernel.entry;
 		return 0;
 	}
-	int fmt = kernel_detect_format(cfg->kernel.fd);
-	uint64_t end;
-	if (fmt == KERNEL_FORMAT_ELF)
-		return kernel_load_elf(&vm->gm, cfg->kernel.fd, entry, &end);
-	if (fmt == KERNEL_FORMAT_BZIMAGE) {
-		*have_hdr = true;
-		return kernel_load_bzimage(&vm->gm, cfg->kernel.fd, entry, &end, hdr);
+	/* A decompressed image larger than the guest's RAM could never load. */
+	uint64_t max = cfg->ram_bytes < KERNEL_DECOMPRESS_MAX ? cfg->ram_bytes
+							       : KERNEL_DECOMPRESS_MAX;
+	return kernel_load_format(&vm->gm, cfg->kernel.fd, cfg->kernel.format, max, k);
+}
+
+/* The whole initramfs, as high in RAM below the gap as it fits above the kernel. */
+static int load_initrd(struct vm *vm, const struct vm_config *cfg, uint64_t kernel_end,
+		       uint64_t *gpa, uint32_t *size)
+{
+	int fd = cfg->kernel.kind == VM_KERNEL_FILE ? cfg->kernel.initrd_fd : -1;
+	uint64_t len = 0;
+
+	*gpa = 0;
+	*size = 0;
+	if (fd < 0)
+		return 0;
+	int ret = kernel_file_size(fd, &len);
+	if (ret)
+		return ret;
+	if (len == 0) {
+		log_error("the initramfs is empty");
+		return -EINVAL;
 	}
-	log_error("kernel image format not supported");
-	return fmt < 0 ? fmt : -ENOTSUP;
+	ret = len > UINT32_MAX ? -ENOMEM : x86_place_initrd(&vm->plan, len, kernel_end, gpa);
+	if (ret) {
+		log_error("the initramfs (%llu MiB) does not fit in guest RAM above the kernel "
+			  "(which ends at %llu MiB) and below %llu MiB: give the VM more memory",
+			  (unsigned long long)(len >> 20), (unsigned long long)(kernel_end >> 20),
+			  (unsigned long long)(X86_MMIO_GAP_START >> 20));
+		return -ENOMEM;
+	}
+	ret = kernel_read_exact(fd, gm_ptr(&vm->gm, *gpa, len), (size_t)len, 0);
+	if (ret) {
+		log_error("cannot read the initramfs: %s", strerror(-ret));
+		return ret;
+	}
+	*size = (uint32_t)len;
+	return 0;
 }
 
 static int write_boot_data(struct vm *vm, const struct vm_config *cfg, struct cmdline *cl,
 			   uint64_t *entry)
 {
-	struct setup_header hdr;
-	bool have_hdr;
-	int ret = load_kernel(vm, cfg, entry, &hdr, &have_hdr);
+	struct kernel_loaded k;
+	uint64_t initrd_gpa;
+	uint32_t initrd_size;
+	int ret = load_kernel(vm, cfg, &k);
 	if (ret) {
 		log_error("cannot load the guest kernel: %s", strerror(-ret));
 		return ret;
 	}
+	*entry = k.entry;
+	ret = load_initrd(vm, cfg, k.end, &initrd_gpa, &initrd_size);
+	if (ret)
+		return ret;
 	const char *s = cmdline_str(cl);
 	size_t len = cmdline_len(cl) + 1;
 	ret = gm_write(&vm->gm, X86_CMDLINE_ADDR, s, len);
 	if (!ret)
 		ret = x86_write_zero_page(&vm->gm, &vm->plan, X86_CMDLINE_ADDR, (uint32_t)len,
-					  0, 0, have_hdr ? &hdr : NULL);
+					  initrd_gpa, initrd_size, k.have_hdr ? &k.hdr : NULL);
 	if (!ret)
 		ret = x86_write_gdt_idt(&vm->gm);
 	if (!ret)

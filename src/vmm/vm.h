@@ -21,7 +21,7 @@
 enum vm_kernel_kind {
 	VM_KERNEL_NONE,
 	VM_KERNEL_BUNDLE,	/* pre-flattened image mapped at a fixed address */
-	VM_KERNEL_FILE,		/* ELF vmlinux or bzImage, loaded into RAM */
+	VM_KERNEL_FILE,		/* a file krun_set_kernel named, loaded into RAM */
 };
 
 struct vm_kernel {
@@ -31,8 +31,10 @@ struct vm_kernel {
 	uint64_t bundle_gpa;
 	uint64_t bundle_size;
 	uint64_t entry;
-	/* File. */
+	/* File, in one of krun_set_kernel's formats (KRUN_KERNEL_FORMAT_*). */
 	int fd;
+	uint32_t format;
+	int initrd_fd;		/* -1: none */
 };
 
 struct vm_virtio_slot {

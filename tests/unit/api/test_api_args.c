@@ -67,8 +67,17 @@ static void test_kernel_files(void)
 	char *garbage = tmp_file("garbage", "this is not a kernel at all, honestly", 37);
 	CHECK_EQ(krun_set_kernel(c, garbage, KRUN_KERNEL_FORMAT_ELF, NULL, NULL), -ENOEXEC);
 	CHECK_EQ(krun_set_kernel(c, garbage, 99, NULL, NULL), -EINVAL);
+	/* No zstd stream in it; a PE_GZ needs an MZ header. */
 	CHECK_EQ(krun_set_kernel(c, garbage, KRUN_KERNEL_FORMAT_IMAGE_ZSTD, NULL, NULL),
-		 -ENOTSUP);
+		 -ENOEXEC);
+	CHECK_EQ(krun_set_kernel(c, garbage, KRUN_KERNEL_FORMAT_PE_GZ, NULL, NULL), -ENOEXEC);
+	/* RAW: any bytes are a flat image (loaded at 2 GiB at start). */
+	CHECK_EQ(krun_set_kernel(c, garbage, KRUN_KERNEL_FORMAT_RAW, NULL, NULL), 0);
+	/* Upstream's rule: an initramfs it cannot read is -EINVAL. */
+	CHECK_EQ(krun_set_kernel(c, garbage, KRUN_KERNEL_FORMAT_RAW, "/nonexistent/initrd", NULL),
+		 -EINVAL);
+	CHECK_EQ(krun_set_kernel(c, garbage, KRUN_KERNEL_FORMAT_RAW, tmpdir, NULL), -EINVAL);
+	CHECK_EQ(krun_set_kernel(c, garbage, KRUN_KERNEL_FORMAT_RAW, garbage, NULL), 0);
 	char *empty = tmp_file("empty", "", 0);
 	CHECK(krun_set_kernel(c, empty, KRUN_KERNEL_FORMAT_ELF, NULL, NULL) < 0);
 	CHECK_EQ(krun_set_kernel_console(c, NULL), -EINVAL);

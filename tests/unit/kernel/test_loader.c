@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "../test.h"
+#include "elf_fixture.h"
 #include "kernel/loader.h"
 #include "vmm/guest_mem.h"
 
@@ -56,18 +57,7 @@ static void make_elf(void)
 	Elf64_Ehdr *eh = ehdr();
 
 	memset(img, 0, sizeof(img));
-	memcpy(eh->e_ident, ELFMAG, SELFMAG);
-	eh->e_ident[EI_CLASS] = ELFCLASS64;
-	eh->e_ident[EI_DATA] = ELFDATA2LSB;
-	eh->e_ident[EI_VERSION] = EV_CURRENT;
-	eh->e_type = ET_EXEC;
-	eh->e_machine = EM_X86_64;
-	eh->e_version = EV_CURRENT;
-	eh->e_entry = KLOAD + 0x40;
-	eh->e_phoff = sizeof(Elf64_Ehdr);
-	eh->e_ehsize = sizeof(Elf64_Ehdr);
-	eh->e_phentsize = sizeof(Elf64_Phdr);
-	eh->e_phnum = 3;
+	fill_vmlinux_ehdr(eh, KLOAD + 0x40, 3);
 	*phdr(0) = (Elf64_Phdr){
 		.p_type = PT_LOAD, .p_offset = 0x1000, .p_vaddr = KVIRT,
 		.p_paddr = KLOAD, .p_filesz = 0x2000, .p_memsz = 0x3000,
