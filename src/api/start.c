@@ -24,6 +24,7 @@
 #include "devices/virtio/console.h"
 #include "devices/virtio/fs.h"
 #include "devices/virtio/net.h"
+#include "devices/virtio/balloon.h"
 #include "devices/virtio/rng.h"
 #include "init/init_blob.h"
 #include "init/workload.h"
@@ -66,6 +67,7 @@ struct start_state {
 	struct multiport mp[CTX_MAX_CONSOLES];
 	unsigned int nr_mp;
 	int console_gate;		/* keeps hvc0 on st->console; -1: none */
+	struct virtio_balloon *balloon;
 	struct virtio_rng *rng;
 	struct virtio_vsock *vsock;
 	struct virtio_net *net[CTX_MAX_NETS + 1];
@@ -537,6 +539,16 @@ static int check_multiports(const struct krun_ctx *c)
 	return 0;
 }
 
+/* Always there, first, as upstream attaches it: free page reporting gives
+ * the guest's freed memory back to the host. */
+static int create_balloon(struct start_state *st)
+{
+	st->balloon = virtio_balloon_create();
+	if (!st->balloon)
+		return -ENOMEM;
+	return add_virtio(st, virtio_balloon_ops(), st->balloon);
+}
+
 static int create_rng(struct start_state *st)
 {
 	st->rng = virtio_rng_create();
@@ -747,6 +759,7 @@ static void release(struct start_state *st)
 		close(st->console_gate);
 	if (st->rng)
 		virtio_rng_destroy(st->rng);
+	virtio_balloon_destroy(st->balloon);
 	virtio_vsock_destroy(st->vsock);
 	for (unsigned int i = 0; i < st->nr_net; i++)
 		virtio_net_destroy(st->net[i]);
@@ -842,6 +855,8 @@ int start_enter(struct krun_ctx *ctx)
 
 	raise_fd_limit();
 	ret = prepare_kernel(&st);
+	if (!ret)
+		ret = create_balloon(&st);
 	if (!ret)
 		ret = create_console(&st);
 	if (!ret)

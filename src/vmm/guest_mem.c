@@ -37,6 +37,8 @@ int gm_alloc_region(struct guest_mem *gm, uint64_t gpa, uint64_t size)
 	int ret = gm_add_region(gm, gpa, host, size, true);
 	if (ret)
 		munmap(host, size);
+	else
+		gm->regions[gm->nr_regions - 1].ram = true;
 	return ret;
 }
 

@@ -21,6 +21,9 @@ struct gm_region {
 	uint64_t size;
 	uint8_t *host;
 	bool owned;	/* munmap on gm_destroy (false for the kernel bundle) */
+	/* Anonymous RAM from gm_alloc_region: the only memory a device may
+	 * give back to the host (free page reporting). */
+	bool ram;
 };
 
 struct guest_mem {

@@ -144,6 +144,11 @@ static const struct rule rng_rules[] = {
 	END
 };
 
+/* Gives reported guest pages back with madvise (in base_rules). */
+static const struct rule balloon_rules[] = {
+	END
+};
+
 /* Thread creation only with CLONE_THREAD; clone3's flags live in memory a
  * filter cannot read, so it answers ENOSYS and glibc falls back to clone.
  * The new thread names itself and loads its own filter (prctl, seccomp).
@@ -160,6 +165,7 @@ static const struct rule *const worker_tables[][2] = {
 	[KRUN_THREAD_NET] = {worker_rules, net_rules},
 	[KRUN_THREAD_VSOCK] = {worker_rules, vsock_rules},
 	[KRUN_THREAD_RNG] = {worker_rules, rng_rules},
+	[KRUN_THREAD_BALLOON] = {worker_rules, balloon_rules},
 };
 
 static const char *const kind_names[KRUN_THREAD_KINDS] = {
@@ -168,6 +174,7 @@ static const char *const kind_names[KRUN_THREAD_KINDS] = {
 	[KRUN_THREAD_BLOCK] = "block", [KRUN_THREAD_CONSOLE] = "console",
 	[KRUN_THREAD_FS] = "fs", [KRUN_THREAD_NET] = "net",
 	[KRUN_THREAD_VSOCK] = "vsock", [KRUN_THREAD_RNG] = "rng",
+	[KRUN_THREAD_BALLOON] = "balloon",
 };
 
 const char *krun_thread_kind_name(enum krun_thread_kind kind)
@@ -209,7 +216,7 @@ static unsigned int tables_of(enum krun_thread_kind kind, const struct rule *out
 	return n;
 }
 
-#define MAX_TABLES 11
+#define MAX_TABLES 16
 
 static bool listed_before(const struct rule *const t[], unsigned int nt, unsigned int ti,
 			  unsigned int ri)
