@@ -214,8 +214,12 @@ int32_t krun_add_disk(uint32_t ctx_id, const char *block_id, const char *disk_pa
 
 /* Disk image formats accepted by krun_add_disk2()/krun_add_disk3(). */
 #define KRUN_DISK_FORMAT_RAW 0
+/* qcow2 versions 2 and 3, read-write; backing files (raw or qcow2, at most
+ * 16 deep) are opened read-only, relative names from the image's directory.
+ * Encrypted images are refused; compressed clusters fail the request. */
 #define KRUN_DISK_FORMAT_QCOW2 1
-/* VMDK: only monolithic FLAT/ZERO extents, no delta links. */
+/* VMDK, read-only: monolithicSparse, or monolithicFlat (FLAT/ZERO extents);
+ * no delta links. */
 #define KRUN_DISK_FORMAT_VMDK 2
 
 /*
@@ -229,8 +233,12 @@ int32_t krun_add_disk(uint32_t ctx_id, const char *block_id, const char *disk_pa
  * a guest has been able to write: the guest could have turned a raw image
  * into something that references arbitrary host files.
  *
- * Returns what krun_add_disk() returns, -EINVAL for an unknown format, or
- * -ENOTSUP for QCOW2 and VMDK, which this implementation does not read.
+ * Returns what krun_add_disk() returns or -EINVAL for an unknown format.
+ * The image is read by krun_start_enter(), which then fails with -EINVAL
+ * (not of that format, a bad header), -EIO (corrupt tables), -ENOTSUP (a feature not implemented:
+ * encryption, external data file, extended L2, other VMDK kinds), -ELOOP
+ * (backing chain too deep or looping) or -EROFS (a VMDK disk not added
+ * read-only, a qcow2 image with internal snapshots added read-write).
  */
 int32_t krun_add_disk2(uint32_t ctx_id,
 		       const char *block_id,

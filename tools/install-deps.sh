@@ -19,6 +19,8 @@ packages=(
 	passt iperf3
 	# benchmark plot (bench/run)
 	python3-matplotlib
+	# qcow2/VMDK tests: images made and checked by qemu-img and qemu-io
+	qemu-utils
 	# libFuzzer targets (fuzz/run)
 	clang libclang-rt-14-dev
 	# containers on our libkrun (tools/build-crun.sh, tests/e2e/test_crun.sh):

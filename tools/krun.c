@@ -50,6 +50,7 @@ struct volume {
 struct disk {
 	char *path;
 	bool read_only;
+	uint32_t format;	/* KRUN_DISK_FORMAT_* */
 };
 
 struct options {
@@ -174,7 +175,8 @@ static void usage(FILE *out)
 "  -w, --workdir DIR          working directory inside the guest\n"
 "  -v, --volume TAG:DIR[:ro]  also share host DIR with the guest as virtio-fs TAG\n"
 "                             (mount it in the guest: mount -t virtiofs TAG /mnt)\n"
-"  -d, --disk IMAGE[:ro]      attach a raw disk image as a virtio-block device;\n"
+"  -d, --disk IMAGE[:ro][:FMT] attach a disk image as a virtio-block device;\n"
+"                             FMT is raw (default), qcow2 or vmdk (read-only);\n"
 "                             repeatable: the guest sees /dev/vda, /dev/vdb, ...\n"
 "  -u, --user UID[:GID]       run COMMAND as UID/GID in the guest; krun itself\n"
 "                             also drops to UID/GID on the host before the VM\n"
@@ -283,19 +285,33 @@ static void parse_volume(struct options *o, const char *s)
 static void parse_disk(struct options *o, const char *s)
 {
 	char *path = strdup(s);
-	size_t len;
 	struct disk *d;
 
 	if (!path)
 		die("out of memory");
-	len = strlen(path);
 	o->disks = xrealloc(o->disks, (o->n_disks + 1) * sizeof(*o->disks));
 	d = &o->disks[o->n_disks++];
-	d->read_only = len > 3 && strcmp(path + len - 3, ":ro") == 0;
-	if (d->read_only || (len > 3 && strcmp(path + len - 3, ":rw") == 0))
-		path[len - 3] = '\0';
+	d->read_only = false;
+	d->format = KRUN_DISK_FORMAT_RAW;
+	/* Suffixes, last first: the format is always the user's word. */
+	for (int pass = 0; pass < 2; pass++) {
+		char *colon = strrchr(path, ':');
+		if (!colon)
+			break;
+		if (!strcmp(colon, ":ro") || !strcmp(colon, ":rw"))
+			d->read_only = colon[2] == 'o';
+		else if (!strcmp(colon, ":raw"))
+			d->format = KRUN_DISK_FORMAT_RAW;
+		else if (!strcmp(colon, ":qcow2"))
+			d->format = KRUN_DISK_FORMAT_QCOW2;
+		else if (!strcmp(colon, ":vmdk"))
+			d->format = KRUN_DISK_FORMAT_VMDK;
+		else
+			break;
+		*colon = '\0';
+	}
 	if (!*path)
-		die("invalid disk '%s' (expected IMAGE[:ro])", s);
+		die("invalid disk '%s' (expected IMAGE[:ro][:raw|:qcow2|:vmdk])", s);
 	d->path = path;
 }
 
@@ -717,9 +733,10 @@ int main(int argc, char **argv)
 		char id[32];
 
 		snprintf(id, sizeof(id), "disk%zu", i);
-		ret = krun_add_disk((uint32_t)ctx, id, o.disks[i].path, o.disks[i].read_only);
+		ret = krun_add_disk2((uint32_t)ctx, id, o.disks[i].path, o.disks[i].format,
+				     o.disks[i].read_only);
 		if (ret < 0)
-			die("disk '%s': krun_add_disk: %s", o.disks[i].path, strerror((int)-ret));
+			die("disk '%s': krun_add_disk2: %s", o.disks[i].path, strerror((int)-ret));
 	}
 	if (o.workdir)
 		check(krun_set_workdir((uint32_t)ctx, o.workdir), "krun_set_workdir");

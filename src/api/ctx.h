@@ -52,6 +52,7 @@ struct ctx_disk {
 	bool read_only;
 	bool direct_io;
 	uint32_t sync_mode;	/* KRUN_SYNC_* */
+	uint32_t format;	/* KRUN_DISK_FORMAT_* */
 };
 
 struct ctx_console {

@@ -37,12 +37,9 @@ static int check_format(const char *fn, uint32_t format)
 {
 	switch (format) {
 	case KRUN_DISK_FORMAT_RAW:
-		return 0;
 	case KRUN_DISK_FORMAT_QCOW2:
 	case KRUN_DISK_FORMAT_VMDK:
-		log_error("%s: only raw images are supported by this libkrun (format %u)", fn,
-			  format);
-		return -ENOTSUP;
+		return 0;
 	default:
 		log_error("%s: unknown disk format %u", fn, format);
 		return -EINVAL;
@@ -98,6 +95,7 @@ KRUN_API int32_t krun_add_disk3(uint32_t ctx_id, const char *block_id, const cha
 	}
 	const struct ctx_disk opts = {
 		.read_only = read_only, .direct_io = direct_io, .sync_mode = sync_mode,
+		.format = disk_format,
 	};
 	return add_disk(ctx_id, __func__, block_id, disk_path, &opts);
 }

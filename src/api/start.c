@@ -346,11 +346,12 @@ static int create_shares(struct start_state *st)
 	return 0;
 }
 
-static int attach_disk(struct start_state *st, const char *path, bool read_only,
-		       bool direct_io, enum virtio_blk_sync sync)
+static int attach_disk(struct start_state *st, const char *path, uint32_t format,
+		       bool read_only, bool direct_io, enum virtio_blk_sync sync)
 {
 	int err = 0;
-	struct virtio_blk *blk = virtio_blk_create(path, read_only, direct_io, sync, &err);
+	struct virtio_blk *blk =
+		virtio_blk_create_format(path, (int)format, read_only, direct_io, sync, &err);
 	if (!blk) {
 		log_error("disk %s: %s", path, strerror(-err));
 		return err ? err : -EINVAL;
@@ -367,7 +368,7 @@ static int create_disks(struct start_state *st)
 
 	for (unsigned int i = 0; i < c->nr_disks && !ret; i++) {
 		const struct ctx_disk *d = &c->disks[i];
-		ret = attach_disk(st, d->path, d->read_only, d->direct_io,
+		ret = attach_disk(st, d->path, d->format, d->read_only, d->direct_io,
 				  (enum virtio_blk_sync)d->sync_mode);
 	}
 	if (c->nr_disks) {
@@ -378,9 +379,9 @@ static int create_disks(struct start_state *st)
 	}
 	/* Deprecated pair: read-write raw images, root first. */
 	if (c->root_disk)
-		ret = attach_disk(st, c->root_disk, false, false, VIRTIO_BLK_SYNC_FULL);
+		ret = attach_disk(st, c->root_disk, KRUN_DISK_FORMAT_RAW, false, false, VIRTIO_BLK_SYNC_FULL);
 	if (!ret && c->data_disk)
-		ret = attach_disk(st, c->data_disk, false, false, VIRTIO_BLK_SYNC_FULL);
+		ret = attach_disk(st, c->data_disk, KRUN_DISK_FORMAT_RAW, false, false, VIRTIO_BLK_SYNC_FULL);
 	return ret;
 }
 

@@ -16,13 +16,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "io.h"
 #include "../../util/iov.h"
 #include "../../util/log.h"
 
 #define RAW_SECTOR 512u
 #define RAW_MAX_BLOCK 4096u
-/* Segments handed to one preadv/pwritev (a chain has at most a few hundred). */
-#define RAW_IOV_BATCH 64
 /* Bounce and zero buffers: page aligned (O_DIRECT), bounded in size. */
 #define RAW_MEM_ALIGN 4096
 #define RAW_BOUNCE_MAX (1u << 20)
@@ -44,34 +43,6 @@ static int check_range(const struct blk_backend *b, uint64_t off, uint64_t len)
 	return off > b->size || len > b->size - off ? -EIO : 0;
 }
 
-/*
- * Moves bytes [*done, total) of the list to or from the file at off + *done.
- * *done advances even when an error stops it; a read stops early (returning
- * 0) at end of file.
- */
-static int xfer(int fd, const struct iovec *iov, unsigned int cnt, size_t total, uint64_t off,
-		bool write, size_t *done)
-{
-	struct iovec cur[RAW_IOV_BATCH];
-
-	while (*done < total) {
-		size_t got;
-		unsigned int n = iov_slice(iov, cnt, *done, total - *done, cur, RAW_IOV_BATCH,
-					   &got);
-		off_t pos = (off_t)(off + *done);
-		ssize_t r = write ? pwritev(fd, cur, (int)n, pos) : preadv(fd, cur, (int)n, pos);
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0)
-			return -errno;
-		if (r == 0)
-			return write ? -EIO : 0;
-		*done += (size_t)r;
-	}
-	return 0;
-}
-
 /* O_DIRECT refused the guest's buffers (-EINVAL: misaligned memory): go on
  * through an aligned buffer, at most RAW_BOUNCE_MAX bytes at a time. */
 static int xfer_bounce(int fd, const struct iovec *iov, unsigned int cnt, size_t total,
@@ -89,7 +60,7 @@ static int xfer_bounce(int fd, const struct iovec *iov, unsigned int cnt, size_t
 
 		if (write)
 			iov_read(iov, cnt, *done, buf, n);
-		ret = xfer(fd, &one, 1, n, off + *done, write, &moved);
+		ret = blk_io_xfer(fd, &one, 1, n, off + *done, write, &moved);
 		if (!write)
 			iov_write(iov, cnt, *done, buf, moved);
 		*done += moved;
@@ -98,23 +69,6 @@ static int xfer_bounce(int fd, const struct iovec *iov, unsigned int cnt, size_t
 	}
 	free(buf);
 	return ret;
-}
-
-static void iov_zero(const struct iovec *iov, unsigned int cnt, size_t off, size_t len)
-{
-	struct iovec cur[RAW_IOV_BATCH];
-
-	while (len) {
-		size_t got;
-		unsigned int n = iov_slice(iov, cnt, off, len, cur, RAW_IOV_BATCH, &got);
-
-		if (!got)
-			return;
-		for (unsigned int i = 0; i < n; i++)
-			memset(cur[i].iov_base, 0, cur[i].iov_len);
-		off += got;
-		len -= got;
-	}
 }
 
 static int raw_rw(struct blk_backend *b, const struct iovec *iov, unsigned int cnt,
@@ -127,14 +81,14 @@ static int raw_rw(struct blk_backend *b, const struct iovec *iov, unsigned int c
 		return -EROFS;
 	if (check_range(b, off, total))
 		return -EIO;
-	int ret = xfer(r->fd, iov, cnt, total, off, write, &done);
+	int ret = blk_io_xfer(r->fd, iov, cnt, total, off, write, &done);
 	if (ret == -EINVAL && r->direct)
 		ret = xfer_bounce(r->fd, iov, cnt, total, off, write, &done);
 	if (ret)
 		return ret;
 	/* The file shrank under us: what is gone reads as zeros, within size. */
 	if (done < total)
-		iov_zero(iov, cnt, done, total - done);
+		blk_iov_zero(iov, cnt, done, total - done);
 	return 0;
 }
 
@@ -152,12 +106,7 @@ static int raw_pwritev(struct blk_backend *b, const struct iovec *iov, unsigned 
 
 static int raw_flush(struct blk_backend *b, bool full)
 {
-	int fd = to_raw(b)->fd, ret;
-
-	do
-		ret = full ? fsync(fd) : fdatasync(fd);
-	while (ret < 0 && errno == EINTR);
-	return ret < 0 ? -errno : 0;
+	return blk_io_sync(to_raw(b)->fd, full);
 }
 
 static int falloc(int fd, int mode, uint64_t off, uint64_t len)
@@ -207,7 +156,7 @@ static int write_zero_bytes(int fd, uint64_t off, uint64_t len)
 		size_t n = len < cap ? (size_t)len : cap, done = 0;
 		struct iovec one = { buf, n };
 
-		ret = xfer(fd, &one, 1, n, off, true, &done);
+		ret = blk_io_xfer(fd, &one, 1, n, off, true, &done);
 		if (ret)
 			break;
 		off += n;
@@ -283,22 +232,6 @@ static uint32_t pick_block_size(int fd, const struct stat *st, bool direct)
 	return (uint32_t)v;
 }
 
-/* Same file, same id across runs: inode first so that truncation to
- * BLK_ID_LEN drops device digits rather than inode ones. */
-static void make_id(char id[BLK_ID_LEN], const struct stat *st)
-{
-	char buf[64];
-	int n;
-
-	if (S_ISBLK(st->st_mode))
-		n = snprintf(buf, sizeof(buf), "krun-blk-%llx", (unsigned long long)st->st_rdev);
-	else
-		n = snprintf(buf, sizeof(buf), "krun-%llx-%llx", (unsigned long long)st->st_ino,
-			     (unsigned long long)st->st_dev);
-	memset(id, 0, BLK_ID_LEN);
-	memcpy(id, buf, n < BLK_ID_LEN ? (size_t)n : BLK_ID_LEN);
-}
-
 static int check_type(const char *path, const struct stat *st)
 {
 	if (S_ISREG(st->st_mode) || S_ISBLK(st->st_mode))
@@ -338,7 +271,7 @@ int blk_raw_open(const char *path, bool read_only, bool direct_io, struct blk_ba
 	r->b.size = (uint64_t)end;
 	r->b.block_size = pick_block_size(fd, &st, direct_io);
 	r->b.read_only = read_only;
-	make_id(r->b.id, &st);
+	blk_make_id(r->b.id, &st);
 	r->fd = fd;
 	r->direct = direct_io;
 	*out = &r->b;

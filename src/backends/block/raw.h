@@ -3,8 +3,8 @@
  * Block backends: what a disk frontend (virtio-blk) needs from the storage
  * behind it, independent of any transport.  struct blk_backend is the
  * generic interface; blk_raw_open() is the host-file / host-block-device
- * implementation (the image is the disk, byte for byte).  A format backend
- * (qcow2...) would provide its own ops and an open function of its own.
+ * implementation (the image is the disk, byte for byte).  The image formats
+ * (qcow2, VMDK: image.h) provide their own ops and open functions.
  *
  * Offsets and lengths are in bytes.  Every operation returns 0 or -errno;
  * none of them is thread-safe against the others on the same backend (one

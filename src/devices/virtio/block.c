@@ -27,7 +27,7 @@
 #include <linux/virtio_blk.h>
 #include <linux/virtio_ring.h>
 
-#include "../../backends/block/raw.h"
+#include "../../backends/block/image.h"
 #include "../../util/iov.h"
 #include "../../util/log.h"
 
@@ -407,6 +407,12 @@ static void init_config(struct virtio_blk *blk, const char *path)
 struct virtio_blk *virtio_blk_create(const char *path, bool read_only, bool direct_io,
 				     enum virtio_blk_sync sync, int *err)
 {
+	return virtio_blk_create_format(path, BLK_FORMAT_RAW, read_only, direct_io, sync, err);
+}
+
+struct virtio_blk *virtio_blk_create_format(const char *path, int format, bool read_only,
+					    bool direct_io, enum virtio_blk_sync sync, int *err)
+{
 	struct virtio_blk *blk = NULL;
 	int ret = -EINVAL;
 
@@ -422,7 +428,7 @@ struct virtio_blk *virtio_blk_create(const char *path, bool read_only, bool dire
 		ret = -errno;
 		goto fail;
 	}
-	ret = blk_raw_open(path, read_only, direct_io, &blk->disk);
+	ret = blk_image_open(path, (enum blk_format)format, read_only, direct_io, &blk->disk);
 	if (ret)
 		goto fail;
 	blk->sync = sync;

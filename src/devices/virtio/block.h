@@ -28,6 +28,10 @@ struct virtio_blk;
  * opens O_RDONLY; direct_io adds O_DIRECT. */
 struct virtio_blk *virtio_blk_create(const char *path, bool read_only, bool direct_io,
 				     enum virtio_blk_sync sync, int *err);
+/* The same for an image of a given format (enum blk_format of
+ * src/backends/block/image.h; virtio_blk_create is BLK_FORMAT_RAW). */
+struct virtio_blk *virtio_blk_create_format(const char *path, int format, bool read_only,
+					    bool direct_io, enum virtio_blk_sync sync, int *err);
 /* The offered features depend on the disk (RO, FLUSH, DISCARD...), so each
  * disk has its own ops; they live as long as blk. */
 const struct virtio_device_ops *virtio_blk_ops(const struct virtio_blk *blk);
