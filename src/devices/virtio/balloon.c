@@ -63,6 +63,7 @@ struct virtio_balloon {
 	/* Config space; only touched under the transport's lock. */
 	uint32_t actual;
 	_Atomic uint64_t discarded;
+	bool warned;	/* a host that refuses (locked RAM) is said once */
 	struct vq_chain chain;
 };
 
@@ -102,8 +103,10 @@ static void discard(struct virtio_balloon *b, const struct iovec *iov)
 		return;
 	int ret = give_back((void *)start, end - start);
 	if (ret) {
-		log_warn("balloon: cannot discard %zu bytes of guest RAM: %s",
-			 (size_t)(end - start), strerror(-ret));
+		if (!b->warned)
+			log_warn("balloon: cannot give guest RAM back to the host: %s",
+				 strerror(-ret));
+		b->warned = true;
 		return;
 	}
 	atomic_fetch_add(&b->discarded, end - start);
