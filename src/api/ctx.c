@@ -103,6 +103,9 @@ void ctx_destroy(struct krun_ctx *c)
 	for (unsigned int i = 0; i < c->nr_multiports; i++)
 		for (unsigned int j = 0; j < c->multiports[i].nr_ports; j++)
 			release_port(&c->multiports[i].ports[j]);
+	if (c->has_serial_console)
+		release_port(&c->serial_console);
+	strv_free(c->smbios_oem_strings);
 	for (unsigned int i = 0; i < c->nr_vsock_ports; i++)
 		free(c->vsock_ports[i].path);
 	for (unsigned int i = 0; i < c->nr_nets; i++)

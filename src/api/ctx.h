@@ -143,6 +143,11 @@ struct krun_ctx {
 	/* krun_add_virtio_console_multiport, in API order. */
 	struct ctx_multiport multiports[CTX_MAX_CONSOLES];
 	unsigned int nr_multiports;
+	/* krun_add_serial_console_default: COM1's fds, handed over. */
+	bool has_serial_console;
+	struct ctx_port serial_console;
+	/* krun_set_smbios_oem_strings: SMBIOS type 11, checked at the call. */
+	char **smbios_oem_strings;
 
 	/* vsock: the device exists unless disabled (see api/vsock.c). */
 	struct ctx_vsock_port vsock_ports[CTX_MAX_VSOCK_PORTS];

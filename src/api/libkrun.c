@@ -539,10 +539,34 @@ KRUN_API int32_t krun_add_virtio_console_default(uint32_t ctx_id, int input_fd, 
 	return ret;
 }
 
+/*
+ * COM1 with the caller's fds (upstream fills COM1..COM4; the guest kernel
+ * has one 8250 port, so a second call is refused).  The fds are handed
+ * over: the context closes them.  Like upstream, the implicit virtio
+ * console stays (krun_disable_implicit_console removes it) and stays the
+ * kernel's console unless krun_set_kernel_console says "ttyS0".
+ */
 KRUN_API int32_t krun_add_serial_console_default(uint32_t ctx_id, int input_fd, int output_fd)
 {
-	(void)ctx_id, (void)input_fd, (void)output_fd;
-	return not_implemented(__func__);
+	if (!fd_valid(input_fd) || !fd_valid(output_fd)) {
+		log_error("%s: a serial console fd is not open", __func__);
+		return -EBADF;
+	}
+	LOCK_CTX(c, ctx_id);
+	int ret = 0;
+	if (c->has_serial_console) {
+		log_error("%s: the VM has one serial port (COM1) and it has a console already",
+			  __func__);
+		ret = -ENOSPC;
+	} else {
+		c->has_serial_console = true;
+		c->serial_console = (struct ctx_port){
+			.in_fd = input_fd < 0 ? -1 : input_fd,
+			.out_fd = output_fd < 0 ? -1 : output_fd,
+		};
+	}
+	ctx_unlock();
+	return ret;
 }
 
 /* As upstream on Linux: the guest ends the VM, the host has no eventfd. */

@@ -849,10 +849,17 @@ int start_enter(struct krun_ctx *ctx)
 		release(&st);
 		return ret;
 	}
-	/* The serial console is the kernel's voice until virtio-console
-	 * exists: it goes to our stdout. */
-	st.serial_fd = fcntl(STDOUT_FILENO, F_DUPFD_CLOEXEC, 3);
-	st.cfg.serial_out_fd = st.serial_fd;
+	if (ctx->has_serial_console) {
+		/* The context keeps them open until release(). */
+		st.cfg.serial_out_fd = ctx->serial_console.out_fd;
+		st.cfg.serial_in_fd = ctx->serial_console.in_fd;
+	} else {
+		/* The serial port is the kernel's voice until virtio-console
+		 * exists: it goes to our stdout. */
+		st.serial_fd = fcntl(STDOUT_FILENO, F_DUPFD_CLOEXEC, 3);
+		st.cfg.serial_out_fd = st.serial_fd;
+		st.cfg.serial_in_fd = -1;
+	}
 
 	raise_fd_limit();
 	ret = prepare_kernel(&st);

@@ -79,9 +79,10 @@ static const struct rule vcpu_rules[] = {
 	END
 };
 
-/* Writes the guest's bytes to COM1's fd (send() when it is a socket). */
+/* Writes the guest's bytes to COM1's fd (send() when it is a socket) and
+ * reads the serial console's input and its wake-up eventfd. */
 static const struct rule serial_rules[] = {
-	ANY(writev), ANY(sendto), ANY(poll), ANY(ppoll), ANY(close),
+	ANY(writev), ANY(sendto), ANY(poll), ANY(ppoll), ANY(close), ANY(read),
 	END
 };
 

@@ -21,7 +21,7 @@
 enum krun_thread_kind {
 	KRUN_THREAD_MAIN,	/* krun_start_enter's thread: host events, teardown */
 	KRUN_THREAD_VCPU,
-	KRUN_THREAD_SERIAL,	/* the 8250's output drain */
+	KRUN_THREAD_SERIAL,	/* the 8250's output drain and input reader */
 	KRUN_THREAD_LAUNCHER,	/* creates device workers for the vCPUs */
 	KRUN_THREAD_BLOCK,
 	KRUN_THREAD_CONSOLE,

@@ -48,6 +48,7 @@ struct vm_config {
 	struct vm_kernel kernel;
 	const char *cmdline;		/* complete, without virtio_mmio tokens */
 	int serial_out_fd;		/* COM1 output; -1 discards it */
+	int serial_in_fd;		/* COM1 input; -1: none (0 is stdin) */
 	bool nested_virt;
 	enum krun_seccomp_mode seccomp;	/* filters for every VMM thread */
 	struct vm_virtio_slot virtio[VM_MAX_VIRTIO_DEVICES];

@@ -29,6 +29,7 @@
  * half a second and never waits for a write the drain thread is blocked in.
  */
 struct serial_tx;
+struct serial_rx;
 struct krun_launcher;
 
 struct serial {
@@ -40,6 +41,9 @@ struct serial {
 	bool thre_pending;
 	uint8_t rx[SERIAL_RX_BUF];
 	unsigned int rx_head, rx_count;
+	struct serial_rx *input;	/* NULL: no host input */
+	int rx_wake_fd;		/* the input thread's eventfd; -1: none */
+	bool rx_want_space;	/* it holds bytes until the guest empties rx[] */
 	void (*raise_irq)(void *opaque);
 	void *irq_opaque;
 	/* Creates the drain thread (seccomp-filtered), which a vCPU's first
@@ -53,6 +57,17 @@ void serial_pio_read(void *opaque, uint64_t offset, void *data, uint32_t len);
 void serial_pio_write(void *opaque, uint64_t offset, const void *data, uint32_t len);
 /* Queues host input; returns how many bytes were accepted. */
 unsigned int serial_feed_input(struct serial *s, const uint8_t *buf, unsigned int len);
+/*
+ * Host input from in_fd (a dup is kept; in_fd stays the caller's), read by
+ * a thread of the device's own, never by a vCPU.  It holds at most
+ * SERIAL_RX_BUF bytes beyond the guest's receive buffer and hands them
+ * over only once the guest has emptied that buffer, so each batch raises
+ * a fresh receive interrupt and the host fd is not read faster than the
+ * guest reads.  EOF or a read error ends the input (one log line);
+ * EAGAIN on a non-blocking fd is waited out with poll().  Call after
+ * serial_init() and setting the launcher.
+ */
+int serial_attach_input(struct serial *s, int in_fd);
 /* Output bytes dropped so far because the reader stalled or went away. */
 uint64_t serial_tx_dropped(struct serial *s);
 

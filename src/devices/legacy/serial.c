@@ -9,6 +9,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -39,6 +40,7 @@ enum {
 #define TX_STALL_NS (200 * MS)	/* no progress that long with a full ring: stalled */
 #define TX_POLL_MS 50		/* drain thread's poll() slice: it sees stop that often */
 #define TX_FLUSH_NS (500 * MS)	/* serial_destroy: time left to write out the ring */
+#define RX_STOP_NS (200 * MS)	/* serial_destroy: the input thread's time to leave */
 #define TX_CHUNK PIPE_BUF	/* a pipe that polls writable takes this without blocking */
 
 /*
@@ -195,6 +197,48 @@ static void *tx_main(void *arg)
 	return NULL;
 }
 
+/* Process signals (SIGPIPE included) are not the device threads'. */
+static int spawn_quiet(struct krun_launcher *launcher, pthread_t *thread, const char *name,
+		       void *(*fn)(void *), void *arg)
+{
+	sigset_t all, old;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	int ret = krun_spawn(launcher, thread, KRUN_THREAD_SERIAL, name, fn, arg);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return ret;
+}
+
+static void cond_init_monotonic(pthread_cond_t *c)
+{
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(c, &ca);
+	pthread_condattr_destroy(&ca);
+}
+
+/*
+ * Under *lock: waits until *exited or deadline_ns, then joins the thread,
+ * or leaves it to finish alone (it is blocked in a read or write of the
+ * caller's fd; its shared state outlives the device by reference).
+ */
+static void finish_thread(pthread_mutex_t *lock, pthread_cond_t *done, const bool *exited,
+			  uint64_t deadline_ns, pthread_t thread, const char *what)
+{
+	struct timespec ts = to_timespec(deadline_ns);
+	while (!*exited && pthread_cond_timedwait(done, lock, &ts) != ETIMEDOUT)
+		;
+	bool ended = *exited;
+	pthread_mutex_unlock(lock);
+	if (ended) {
+		pthread_join(thread, NULL);
+	} else {
+		log_warn("serial: a %s of the serial console does not return, leaving it", what);
+		pthread_detach(thread);
+	}
+}
+
 static int tx_create(int out_fd, struct krun_launcher *launcher, struct serial_tx **out)
 {
 	struct serial_tx *t = calloc(1, sizeof(*t));
@@ -208,21 +252,12 @@ static int tx_create(int out_fd, struct krun_launcher *launcher, struct serial_t
 	}
 	struct stat st;
 	t->is_sock = fstat(t->fd, &st) == 0 && S_ISSOCK(st.st_mode);
-	pthread_condattr_t ca;
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_mutex_init(&t->lock, NULL);
-	pthread_cond_init(&t->data, &ca);
-	pthread_cond_init(&t->space, &ca);
-	pthread_cond_init(&t->done, &ca);
-	pthread_condattr_destroy(&ca);
+	cond_init_monotonic(&t->data);
+	cond_init_monotonic(&t->space);
+	cond_init_monotonic(&t->done);
 	t->refs = 2; /* the device and the drain thread */
-	/* Process signals (SIGPIPE included) are not the drain thread's. */
-	sigset_t all, old;
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	int ret = krun_spawn(launcher, &t->thread, KRUN_THREAD_SERIAL, "serial-out", tx_main, t);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	int ret = spawn_quiet(launcher, &t->thread, "serial-out", tx_main, t);
 	if (ret) {
 		t->refs = 1;
 		tx_unref(t);
@@ -296,10 +331,14 @@ void serial_init(struct serial *s, int out_fd, void (*raise_irq)(void *), void *
 	s->msr = MSR_DEFAULT;
 	s->raise_irq = raise_irq;
 	s->irq_opaque = opaque;
+	s->rx_wake_fd = -1;
 }
+
+static void rx_stop(struct serial *s);
 
 void serial_destroy(struct serial *s)
 {
+	rx_stop(s);
 	struct serial_tx *t = s->tx;
 	s->tx = NULL;
 	if (t) {
@@ -309,21 +348,23 @@ void serial_destroy(struct serial *s)
 		pthread_cond_signal(&t->data);
 		pthread_cond_broadcast(&t->space);
 		/* Past the flush, the thread leaves within one poll() slice
-		 * unless a write() blocks it: then it is left to finish alone. */
-		struct timespec ts = to_timespec(t->flush_deadline + 2 * TX_POLL_MS * MS);
-		while (!t->exited && pthread_cond_timedwait(&t->done, &t->lock, &ts) != ETIMEDOUT)
-			;
-		bool exited = t->exited;
-		pthread_mutex_unlock(&t->lock);
-		if (exited) {
-			pthread_join(t->thread, NULL);
-		} else {
-			log_warn("serial: a write of the serial output does not return, leaving it");
-			pthread_detach(t->thread);
-		}
+		 * unless a write() blocks it. */
+		finish_thread(&t->lock, &t->done, &t->exited,
+			      t->flush_deadline + 2 * TX_POLL_MS * MS, t->thread, "write");
 		tx_unref(t);
 	}
 	pthread_mutex_destroy(&s->lock);
+}
+
+/* Under s->lock, rx[] just emptied: the input thread may hand over more. */
+static void rx_wake_input(struct serial *s)
+{
+	if (!s->rx_want_space || s->rx_wake_fd < 0)
+		return;
+	s->rx_want_space = false;
+	uint64_t one = 1;
+	ssize_t r = write(s->rx_wake_fd, &one, sizeof(one));
+	(void)r; /* a full counter is a pending wake-up already */
 }
 
 /* Recomputes IIR; returns true when an interrupt edge must be sent. */
@@ -406,8 +447,10 @@ static uint8_t read_reg(struct serial *s, unsigned int reg, bool *irq)
 			s->rx_head = (s->rx_head + 1) % SERIAL_RX_BUF;
 			s->rx_count--;
 		}
-		if (!s->rx_count)
+		if (!s->rx_count) {
 			s->lsr &= (uint8_t)~LSR_DR;
+			rx_wake_input(s);
+		}
 		*irq = update_iir(s);
 		return v;
 	case REG_IER:
@@ -466,10 +509,18 @@ void serial_pio_write(void *opaque, uint64_t offset, const void *data, uint32_t 
 		s->raise_irq(s->irq_opaque);
 }
 
-unsigned int serial_feed_input(struct serial *s, const uint8_t *buf, unsigned int len)
+/* only_if_empty: nothing is added to a receive buffer the guest has not
+ * emptied yet (the input thread is told when it has). */
+static unsigned int feed(struct serial *s, const uint8_t *buf, unsigned int len,
+			 bool only_if_empty)
 {
 	unsigned int n = 0;
 	pthread_mutex_lock(&s->lock);
+	if (only_if_empty && s->rx_count) {
+		s->rx_want_space = true;
+		pthread_mutex_unlock(&s->lock);
+		return 0;
+	}
 	while (n < len && s->rx_count < SERIAL_RX_BUF) {
 		s->rx[(s->rx_head + s->rx_count) % SERIAL_RX_BUF] = buf[n++];
 		s->rx_count++;
@@ -481,4 +532,147 @@ unsigned int serial_feed_input(struct serial *s, const uint8_t *buf, unsigned in
 	if (irq && s->raise_irq)
 		s->raise_irq(s->irq_opaque);
 	return n;
+}
+
+unsigned int serial_feed_input(struct serial *s, const uint8_t *buf, unsigned int len)
+{
+	return feed(s, buf, len, false);
+}
+
+/* The input thread's state, shared with the device by reference count: a
+ * thread blocked in read() (someone else took the bytes poll() saw)
+ * outlives the device. */
+struct serial_rx {
+	pthread_mutex_t lock;
+	pthread_cond_t done;
+	pthread_t thread;
+	unsigned int refs;
+	int fd;			/* our dup of the input fd */
+	int wake_fd;		/* eventfd: stop, or the guest emptied rx[] */
+	struct serial *dev;	/* NULL once the device is going away */
+	bool stop, exited;
+};
+
+static void rx_unref(struct serial_rx *r)
+{
+	pthread_mutex_lock(&r->lock);
+	bool last = --r->refs == 0;
+	pthread_mutex_unlock(&r->lock);
+	if (!last)
+		return;
+	pthread_cond_destroy(&r->done);
+	pthread_mutex_destroy(&r->lock);
+	close(r->fd);
+	close(r->wake_fd);
+	free(r);
+}
+
+/* One read of the input: bytes read, 0 for nothing now, -1 for its end. */
+static int rx_read(struct serial_rx *r, uint8_t *buf, size_t size)
+{
+	ssize_t n = read(r->fd, buf, size);
+	if (n > 0)
+		return (int)n;
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return 0;
+	if (n == 0)
+		log_debug("serial: end of the serial console's input");
+	else
+		log_warn("serial: cannot read the serial console's input (%s), ignoring it from now on",
+			 strerror(errno));
+	return -1;
+}
+
+static void *rx_main(void *arg)
+{
+	struct serial_rx *r = arg;
+	uint8_t buf[SERIAL_RX_BUF];
+	unsigned int len = 0, off = 0;
+	bool ended = false;
+	for (;;) {
+		/* With bytes in hand the input is not read again: the guest's
+		 * pace bounds what we take from the fd. */
+		struct pollfd pfd[2] = {
+			{.fd = r->wake_fd, .events = POLLIN},
+			{.fd = len || ended ? -1 : r->fd, .events = POLLIN},
+		};
+		if (poll(pfd, 2, -1) < 0 && errno != EINTR) {
+			log_warn("serial: poll on the serial console's input: %s", strerror(errno));
+			break;
+		}
+		uint64_t v;
+		if ((pfd[0].revents & POLLIN) && read(r->wake_fd, &v, sizeof(v)) < 0)
+			v = 0;
+		if (pfd[1].revents) {
+			int n = rx_read(r, buf, sizeof(buf));
+			if (n > 0)
+				len = (unsigned int)n, off = 0;
+			ended = n < 0;
+		}
+		pthread_mutex_lock(&r->lock);
+		if (r->stop) {
+			pthread_mutex_unlock(&r->lock);
+			break;
+		}
+		if (off < len)
+			off += feed(r->dev, buf + off, len - off, true);
+		pthread_mutex_unlock(&r->lock);
+		if (off == len)
+			len = off = 0;
+	}
+	pthread_mutex_lock(&r->lock);
+	r->exited = true;
+	pthread_cond_broadcast(&r->done);
+	pthread_mutex_unlock(&r->lock);
+	rx_unref(r);
+	return NULL;
+}
+
+int serial_attach_input(struct serial *s, int in_fd)
+{
+	if (s->input)
+		return -EBUSY;
+	struct serial_rx *r = calloc(1, sizeof(*r));
+	if (!r)
+		return -ENOMEM;
+	r->fd = fcntl(in_fd, F_DUPFD_CLOEXEC, 3);
+	r->wake_fd = r->fd < 0 ? -1 : eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (r->wake_fd < 0) {
+		int ret = -errno;
+		if (r->fd >= 0)
+			close(r->fd);
+		free(r);
+		return ret;
+	}
+	pthread_mutex_init(&r->lock, NULL);
+	cond_init_monotonic(&r->done);
+	r->dev = s;
+	r->refs = 2; /* the device and the input thread */
+	s->input = r;
+	s->rx_wake_fd = r->wake_fd;
+	int ret = spawn_quiet(s->launcher, &r->thread, "serial-in", rx_main, r);
+	if (ret) {
+		s->input = NULL;
+		s->rx_wake_fd = -1;
+		r->refs = 1;
+		rx_unref(r);
+	}
+	return ret;
+}
+
+static void rx_stop(struct serial *s)
+{
+	struct serial_rx *r = s->input;
+	if (!r)
+		return;
+	pthread_mutex_lock(&r->lock);
+	r->stop = true;
+	r->dev = NULL;
+	uint64_t one = 1;
+	ssize_t w = write(r->wake_fd, &one, sizeof(one));
+	(void)w;
+	finish_thread(&r->lock, &r->done, &r->exited, now_ns() + RX_STOP_NS, r->thread, "read");
+	s->input = NULL;
+	s->rx_wake_fd = -1;
+	rx_unref(r);
 }

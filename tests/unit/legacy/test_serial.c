@@ -1,12 +1,16 @@
 // SPDX-License-Identifier: Apache-2.0
-/* The 8250 UART: registers, loopback, and output that never blocks the
- * writing (vCPU) thread, whatever the reader of the output fd does. */
+/* The 8250 UART: registers, loopback, output that never blocks the
+ * writing (vCPU) thread whatever the reader of the output fd does, and host
+ * input read by the device's own thread at the guest's pace. */
 #include "test.h"
 #include "devices/legacy/legacy.h"
 #include "util/log.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <sys/ioctl.h>
+#include <sys/resource.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <sys/socket.h>
@@ -277,6 +281,207 @@ static void test_caller_closes_fd(void)
 	close(p[0]);
 }
 
+/* ---- input ------------------------------------------------------------ */
+
+static atomic_int rx_irqs;
+static void count_rx_irq(void *opaque)
+{
+	(void)opaque;
+	atomic_fetch_add(&rx_irqs, 1);
+}
+
+/* Polls LSR like the guest's driver until data is ready (bounded). */
+static bool wait_data_ready(struct serial *s, double limit_s)
+{
+	double end = now_s() + limit_s;
+	while (now_s() < end) {
+		if (get(s, 5) & 0x01)
+			return true;
+		usleep(1000);
+	}
+	return false;
+}
+
+/* What the guest reads while LSR says data is ready. */
+static unsigned int drain(struct serial *s, uint8_t *buf, unsigned int max)
+{
+	unsigned int n = 0;
+	while (n < max && (get(s, 5) & 0x01))
+		buf[n++] = get(s, 0);
+	return n;
+}
+
+static double cpu_s(void)
+{
+	struct rusage ru;
+	getrusage(RUSAGE_SELF, &ru);
+	return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+	       (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
+
+static int pipe_pending(int fd)
+{
+	int n = -1;
+	return ioctl(fd, FIONREAD, &n) == 0 ? n : -1;
+}
+
+static void setup_input(struct serial *s, int in_fd)
+{
+	atomic_store(&rx_irqs, 0);
+	serial_init(s, -1, count_rx_irq, NULL);
+	put(s, 1, 0x01); /* IER: receive interrupts, as the 8250 driver sets */
+	CHECK_EQ(serial_attach_input(s, in_fd), 0);
+}
+
+static void test_input_reaches_guest(void)
+{
+	int p[2];
+	CHECK_EQ(pipe(p), 0);
+	struct serial s;
+	setup_input(&s, p[0]);
+	/* The device keeps its own descriptor: the caller may close its one. */
+	close(p[0]);
+	CHECK_EQ(serial_attach_input(&s, p[1]), -EBUSY);
+	CHECK_EQ(write(p[1], "hello", 5), 5);
+	CHECK(wait_data_ready(&s, 5.0));
+	CHECK(atomic_load(&rx_irqs) >= 1);
+	CHECK_EQ(get(&s, 2) & 0x0f, 0x04); /* IIR: received data */
+	uint8_t buf[8] = {0};
+	unsigned int n = drain(&s, buf, sizeof(buf));
+	/* A pipe write of 5 bytes is read in one piece. */
+	CHECK_EQ(n, 5);
+	CHECK(memcmp(buf, "hello", 5) == 0);
+	CHECK_EQ(get(&s, 2) & 0x0f, 0x01);
+	double t0 = now_s();
+	serial_destroy(&s);
+	CHECK(now_s() - t0 < 1.0);
+	close(p[1]);
+}
+
+/*
+ * A host that writes much more than the guest reads: the device takes one
+ * receive buffer's worth beyond what the guest holds, each batch comes with
+ * its own interrupt, and every byte arrives in order.
+ */
+static void test_input_full_buffer(void)
+{
+	enum { LEN = 4000 };
+	int p[2];
+	CHECK_EQ(pipe(p), 0);
+	struct serial s;
+	setup_input(&s, p[0]);
+	uint8_t out[LEN], in[LEN];
+	for (size_t i = 0; i < LEN; i++)
+		out[i] = pattern(i);
+	CHECK_EQ(write(p[1], out, LEN), LEN);
+	CHECK(wait_data_ready(&s, 5.0));
+	usleep(100 * 1000); /* time for the thread to take more than it should */
+	CHECK(pipe_pending(p[0]) >= LEN - 2 * SERIAL_RX_BUF);
+	CHECK_EQ(atomic_load(&rx_irqs), 1);
+	unsigned int got = 0;
+	double end = now_s() + 10.0;
+	while (got < LEN && now_s() < end) {
+		if (!wait_data_ready(&s, 5.0))
+			break;
+		got += drain(&s, in + got, LEN - got);
+	}
+	CHECK_EQ(got, LEN);
+	CHECK(memcmp(in, out, LEN) == 0);
+	/* Each refill found rx[] empty, so each one raised an interrupt. */
+	CHECK(atomic_load(&rx_irqs) >= (int)(LEN / SERIAL_RX_BUF));
+	serial_destroy(&s);
+	close(p[0]);
+	close(p[1]);
+}
+
+/* The guest has not enabled receive interrupts: the bytes wait, and
+ * enabling them raises the interrupt at once. */
+static void test_input_before_ier(void)
+{
+	int p[2];
+	CHECK_EQ(pipe(p), 0);
+	atomic_store(&rx_irqs, 0);
+	struct serial s;
+	serial_init(&s, -1, count_rx_irq, NULL);
+	CHECK_EQ(serial_attach_input(&s, p[0]), 0);
+	CHECK_EQ(write(p[1], "x", 1), 1);
+	CHECK(wait_data_ready(&s, 5.0));
+	CHECK_EQ(atomic_load(&rx_irqs), 0);
+	put(&s, 1, 0x01);
+	CHECK_EQ(atomic_load(&rx_irqs), 1);
+	CHECK_EQ(get(&s, 0), 'x');
+	serial_destroy(&s);
+	close(p[0]);
+	close(p[1]);
+}
+
+/* EOF: what was written still arrives, then the thread goes quiet (no
+ * spinning on a readable-at-EOF fd) and ends when the device does. */
+static void test_input_eof(void)
+{
+	int p[2];
+	CHECK_EQ(pipe(p), 0);
+	struct serial s;
+	setup_input(&s, p[0]);
+	CHECK_EQ(write(p[1], "ab", 2), 2);
+	close(p[1]);
+	CHECK(wait_data_ready(&s, 5.0));
+	uint8_t buf[4] = {0};
+	CHECK_EQ(drain(&s, buf, sizeof(buf)), 2);
+	CHECK(memcmp(buf, "ab", 2) == 0);
+	double c0 = cpu_s();
+	usleep(300 * 1000);
+	CHECK(cpu_s() - c0 < 0.1);
+	CHECK_EQ(get(&s, 5) & 0x01, 0);
+	double t0 = now_s();
+	serial_destroy(&s);
+	CHECK(now_s() - t0 < 1.0);
+	close(p[0]);
+}
+
+/* A non-blocking input fd (EAGAIN when empty): waited on, not spun on,
+ * and its file status flags stay the caller's. */
+static void test_input_nonblocking(void)
+{
+	int p[2];
+	CHECK_EQ(pipe(p), 0);
+	CHECK_EQ(fcntl(p[0], F_SETFL, O_NONBLOCK), 0);
+	int flags = fcntl(p[0], F_GETFL);
+	struct serial s;
+	setup_input(&s, p[0]);
+	double c0 = cpu_s();
+	usleep(200 * 1000);
+	CHECK(cpu_s() - c0 < 0.1);
+	CHECK_EQ(get(&s, 5) & 0x01, 0);
+	CHECK_EQ(write(p[1], "q", 1), 1);
+	CHECK(wait_data_ready(&s, 5.0));
+	CHECK_EQ(get(&s, 0), 'q');
+	CHECK_EQ(fcntl(p[0], F_GETFL), flags);
+	serial_destroy(&s);
+	close(p[0]);
+	close(p[1]);
+}
+
+/* A socket as input, and a device destroyed while bytes are still held
+ * by its thread (the guest never read them). */
+static void test_input_socket_destroy_pending(void)
+{
+	int sv[2];
+	CHECK_EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	struct serial s;
+	setup_input(&s, sv[0]);
+	uint8_t junk[3 * SERIAL_RX_BUF];
+	memset(junk, 'z', sizeof(junk));
+	CHECK_EQ(write(sv[1], junk, sizeof(junk)), (ssize_t)sizeof(junk));
+	CHECK(wait_data_ready(&s, 5.0));
+	CHECK_EQ(get(&s, 0), 'z');
+	double t0 = now_s();
+	serial_destroy(&s);
+	CHECK(now_s() - t0 < 1.0);
+	close(sv[0]);
+	close(sv[1]);
+}
+
 int main(void)
 {
 	krun_log_configure(2, LOG_LVL_OFF);
@@ -287,5 +492,11 @@ int main(void)
 	RUN_TEST(test_stall_then_resume);
 	RUN_TEST(test_reader_gone);
 	RUN_TEST(test_caller_closes_fd);
+	RUN_TEST(test_input_reaches_guest);
+	RUN_TEST(test_input_full_buffer);
+	RUN_TEST(test_input_before_ier);
+	RUN_TEST(test_input_eof);
+	RUN_TEST(test_input_nonblocking);
+	RUN_TEST(test_input_socket_destroy_pending);
 	TEST_MAIN_END();
 }
