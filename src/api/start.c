@@ -15,6 +15,9 @@
 #include <sys/signalfd.h>
 #include <termios.h>
 #include <unistd.h>
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/lsan_interface.h>
+#endif
 
 #include "api/overlays.h"
 #include "libkrun.h"
@@ -828,7 +831,7 @@ static int plan_landlock(struct start_state *st)
 	return ret;
 }
 
-int start_enter(struct krun_ctx *ctx)
+int start_run(struct krun_ctx *ctx)
 {
 	int ret = check_multiports(ctx);
 	if (ret) {
@@ -914,9 +917,28 @@ int start_enter(struct krun_ctx *ctx)
 	vm_destroy(vm);
 	release(&st);
 	log_debug("VM released");
+	return code;
+}
+
+/*
+ * _exit() skips the atexit handler LeakSanitizer runs from, so a sanitizer
+ * build checks here, once the VM is released: what is still allocated and
+ * unreachable now was leaked by the VMM or by the caller.
+ */
+static void check_leaks(void)
+{
+#if defined(__SANITIZE_ADDRESS__)
+	__lsan_do_leak_check();
+#endif
+}
+
+int start_enter(struct krun_ctx *ctx)
+{
+	int code = start_run(ctx);
 	if (code < 0)
 		return code;
 	/* Upstream's contract: the guest's end is the process's end. */
 	fflush(NULL);
+	check_leaks();
 	_exit(code);
 }

@@ -11,6 +11,10 @@
  */
 int start_enter(struct krun_ctx *ctx);
 
+/* start_enter() without the exit: the guest's status, or -errno if the VM
+ * could not be started.  For tests that run many VMs in one process. */
+int start_run(struct krun_ctx *ctx);
+
 /* Validates "RESOURCE=CUR:MAX" entries; -EINVAL with a log line if bad. */
 int start_check_rlimits(const char *const *rlimits);
 
