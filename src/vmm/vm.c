@@ -313,7 +313,11 @@ static int configure_vcpu(struct vm *vm, struct vcpu *c, const struct x86_cpuid_
 	struct x86_msr msrs[16];
 	unsigned int nr_msrs = x86_boot_msrs(msrs, 16);
 	struct x86_regs regs;
-	struct x86_sregs sregs;
+	/* From zero, not the stack's leftovers: x86_boot_sregs() ORs its bits
+	 * into the control registers (a second VM in one process got the first
+	 * one's and KVM refused them); the hypervisor keeps what we do not
+	 * model.  Zero, not KVM's reset CR0, whose CD|NW must not stay set. */
+	struct x86_sregs sregs = {0};
 	struct x86_fpu fpu;
 	x86_boot_regs(&regs, entry);
 	x86_boot_sregs(&sregs);
