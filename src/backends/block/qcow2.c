@@ -945,7 +945,7 @@ static int check_header(const char *path, const struct qcow2_header *h, uint64_t
 		return refuse(path, -EINVAL, "refcount width over 64 bits");
 	if (h->backing_off && (h->backing_off < h->header_len || !h->backing_len ||
 			       h->backing_len > QCOW2_MAX_BACKING_NAME ||
-			       h->backing_off + h->backing_len > cs))
+			       h->backing_off > cs || h->backing_len > cs - h->backing_off))
 		return refuse(path, -EINVAL, "backing file name outside the header cluster");
 	int ret = check_features(path, h, read_only);
 	return ret ? ret : check_tables(path, h, fsize, read_only);
