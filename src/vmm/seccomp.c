@@ -74,22 +74,24 @@ static const struct rule vcpu_rules[] = {
 	ARG_EQ(ioctl, 1, KVM_RUN), ARG_EQ(ioctl, 1, KVM_GET_REGS),
 	ARG_EQ(ioctl, 1, KVM_GET_SREGS), ARG_EQ(ioctl, 1, KVM_GET_VCPU_EVENTS),
 	ARG_EQ(ioctl, 1, KVM_GET_LAPIC), ARG_EQ(ioctl, 1, TUNSETOFFLOAD),
+	ARG_EQ(ioctl, 1, KVM_IRQ_LINE),	/* COM1's interrupt */
 	ANY(read), ANY(close), ANY(poll), ANY(epoll_create1), ANY(epoll_ctl),
-	ANY(shutdown),
+	ANY(shutdown), ANY(fcntl),
 	END
 };
 
 /* Writes the guest's bytes to COM1's fd (send() when it is a socket) and
  * reads the serial console's input and its wake-up eventfd. */
 static const struct rule serial_rules[] = {
-	ANY(writev), ANY(sendto), ANY(poll), ANY(ppoll), ANY(close), ANY(read),
+	ARG_EQ(ioctl, 1, KVM_IRQ_LINE), ANY(writev), ANY(sendto), ANY(poll), ANY(ppoll),
+	ANY(close), ANY(read),
 	END
 };
 
 /* What every device worker shares: eventfds, epoll, the queues. */
 static const struct rule worker_rules[] = {
 	ANY(read), ANY(readv), ANY(writev), ANY(close), ANY(poll), ANY(ppoll),
-	ANY(epoll_wait), ANY(epoll_pwait), ANY(epoll_ctl), ANY(fcntl),
+	ANY(epoll_create1), ANY(epoll_wait), ANY(epoll_pwait), ANY(epoll_ctl), ANY(fcntl),
 	END
 };
 
@@ -242,6 +244,31 @@ unsigned int krun_seccomp_count(enum krun_thread_kind kind)
 	return count + (kicks_threads(kind) ? 1 : 0);
 }
 
+static bool tables_list(const struct rule *const t[], unsigned int nt, int nr)
+{
+	for (unsigned int i = 0; i < nt; i++)
+		for (unsigned int j = 0; t[i][j].nr >= 0; j++)
+			if (t[i][j].nr == nr)
+				return true;
+	return false;
+}
+
+/*
+ * Glibc opens files behind the program's back (malloc sizing its arenas
+ * reads /sys/devices/system/cpu/online, the first localtime() reads
+ * /etc/localtime) and copes when that fails: threads that open nothing get
+ * EACCES for it instead of the kill.
+ */
+static int deny_opens_softly(scmp_filter_ctx f, const struct rule *const t[], unsigned int nt)
+{
+	static const int opens[] = {SCMP_SYS(open), SCMP_SYS(openat)};
+	int ret = 0;
+	for (unsigned int i = 0; i < sizeof(opens) / sizeof(opens[0]) && !ret; i++)
+		if (!tables_list(t, nt, opens[i]))
+			ret = seccomp_rule_add(f, SCMP_ACT_ERRNO(EACCES), opens[i], 0);
+	return ret;
+}
+
 static int add_rule(scmp_filter_ctx f, const struct rule *r)
 {
 	if (r->arg < 0)
@@ -273,6 +300,8 @@ static int fill_filter(scmp_filter_ctx f, enum krun_thread_kind kind)
 	for (unsigned int i = 0; i < nt && !ret; i++)
 		for (unsigned int j = 0; t[i][j].nr >= 0 && !ret; j++)
 			ret = add_rule(f, &t[i][j]);
+	if (!ret)
+		ret = deny_opens_softly(f, t, nt);
 	if (!ret && kicks_threads(kind)) {
 		/* Spelled out: clang -Wextra rejects SCMP_A0's partial initializer. */
 		const struct scmp_arg_cmp own_process = {

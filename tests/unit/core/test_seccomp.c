@@ -77,6 +77,14 @@ static int do_open(void)
 	return fd >= 0 && syscall(SYS_close, fd) == 0 ? 0 : 1;
 }
 
+/* Threads that open nothing see EACCES, as glibc's lazy opens expect. */
+static int do_open_refused(void)
+{
+	errno = 0;
+	long fd = syscall(SYS_openat, AT_FDCWD, "/dev/null", O_RDONLY | O_CLOEXEC);
+	return fd == -1 && errno == EACCES ? 0 : 8;
+}
+
 static int do_execve(void)
 {
 	char *argv[] = {(char *)"/bin/true", NULL};
@@ -153,7 +161,7 @@ static void test_rng_worker(void)
 {
 	CHECK(exited_ok(in_child(KRUN_SECCOMP_KILL, KRUN_THREAD_RNG, do_getrandom)));
 	CHECK(killed_by_seccomp(in_child(KRUN_SECCOMP_KILL, KRUN_THREAD_RNG, do_ptrace)));
-	CHECK(killed_by_seccomp(in_child(KRUN_SECCOMP_KILL, KRUN_THREAD_RNG, do_open)));
+	CHECK(exited_ok(in_child(KRUN_SECCOMP_KILL, KRUN_THREAD_RNG, do_open_refused)));
 }
 
 static void test_vsock_socket_families(void)
@@ -166,7 +174,8 @@ static void test_vcpu(void)
 {
 	CHECK(killed_by_seccomp(in_child(KRUN_SECCOMP_KILL, KRUN_THREAD_VCPU, do_tty_ioctl)));
 	CHECK(killed_by_seccomp(in_child(KRUN_SECCOMP_KILL, KRUN_THREAD_VCPU, do_fork)));
-	CHECK(killed_by_seccomp(in_child(KRUN_SECCOMP_KILL, KRUN_THREAD_VCPU, do_open)));
+	CHECK(exited_ok(in_child(KRUN_SECCOMP_KILL, KRUN_THREAD_VCPU, do_open_refused)));
+	CHECK(killed_by_seccomp(in_child(KRUN_SECCOMP_KILL, KRUN_THREAD_VCPU, do_execve)));
 }
 
 static void test_trap_mode(void)
