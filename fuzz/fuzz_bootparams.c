@@ -12,7 +12,8 @@
  *   replace_console, add_virtio_mmio) and a virtio_mmio.device= per device;
  *   optionally x86_place_initrd;
  *   the line at X86_CMDLINE_ADDR, x86_write_zero_page, x86_write_gdt_idt,
- *   x86_write_page_tables, x86_write_mptable, the boot registers.
+ *   x86_write_page_tables, x86_write_mptable, x86_write_smbios (with the
+ *   final line's words as OEM strings), the boot registers.
  *
  * Guest RAM is one PROT_NONE reservation of the largest plan (1 TiB of RAM
  * and the MMIO gap, guest-physical g at host base + g) with only the first
@@ -69,6 +70,12 @@
  *     table (checksums, one processor entry per vCPU with APIC id = index,
  *     vCPU 0 the BSP, an IOAPIC id no CPU has, ISA IRQs 0-15 routed once),
  *     refused for 0 or more than 254 vCPUs; boot registers pointing at them;
+ *   SMBIOS: refused (-EINVAL, nothing written) exactly when the strings break
+ *     smbios.h's bounds; else the _SM3_ entry point at X86_SMBIOS_ADDR
+ *     (checksum, version 3.0, the table right after it and its exact
+ *     length), types 0, 1, 11 (the strings, in order, and their count) and
+ *     127 in that order with distinct handles and string sets as Linux's
+ *     dmi_decode_table() walks them, all of it in a reserved e820 entry;
  *   the boot structures disjoint, and no byte of guest RAM changed
  *     anywhere else.
  */
@@ -83,6 +90,7 @@
 #include "arch/x86_64/layout.h"
 #include "arch/x86_64/mem_plan.h"
 #include "arch/x86_64/mptable.h"
+#include "arch/x86_64/smbios.h"
 #include "devices/virtio/virtio_mmio.h"
 #include "kernel/cmdline.h"
 #include "vmm/guest_mem.h"
@@ -718,7 +726,10 @@ struct area {
 	uint64_t gpa, len;
 };
 
-enum { A_GDT, A_IDT, A_ZERO, A_PML4, A_PDPT, A_PD, A_CMDLINE, A_MPTABLE, A_STACK, NR_AREAS };
+enum {
+	A_GDT, A_IDT, A_ZERO, A_PML4, A_PDPT, A_PD, A_CMDLINE, A_MPTABLE, A_SMBIOS, A_STACK,
+	NR_AREAS
+};
 
 static void check_initrd(const struct x86_mem_plan *p, uint64_t size, uint64_t kernel_end,
 			 int ret, uint64_t gpa)
@@ -748,7 +759,7 @@ static void check_e820(const struct boot_params *bp, const struct x86_mem_plan *
 		       const struct area *mp)
 {
 	uint64_t prev_end = 0, sum = 0;
-	bool mp_reserved = false;
+	bool mp_reserved = false, smbios_reserved = false;
 
 	check(bp->e820_entries >= 1 && bp->e820_entries <= E820_MAX_ENTRIES_ZEROPAGE);
 	for (unsigned int i = 0; i < bp->e820_entries; i++) {
@@ -772,13 +783,15 @@ static void check_e820(const struct boot_params *bp, const struct x86_mem_plan *
 		}
 		if (e->type == X86_E820_RESERVED && mp->gpa >= a && mp->gpa + mp->len <= a + sz)
 			mp_reserved = true;
+		if (e->type == X86_E820_RESERVED && X86_SMBIOS_ADDR >= a && X86_SMBIOS_END <= a + sz)
+			smbios_reserved = true;
 		prev_end = a + sz;
 		sum += sz;
 	}
 	/* Sorted and disjoint, so the sizes add up to all RAM only if all of
 	 * it is described. */
 	check(sum == p->ram_bytes);
-	check(mp_reserved);
+	check(mp_reserved && smbios_reserved);
 }
 
 static void expected_hdr(struct setup_header *h, const struct setup_header *kernel,
@@ -924,6 +937,99 @@ static uint64_t rd64(uint64_t gpa)
 
 	memcpy(&v, state->base + gpa, 8);
 	return v;
+}
+
+/* ---- SMBIOS ---- */
+
+#define MAX_OEM (X86_SMBIOS_MAX_OEM_STRINGS + 45)
+
+struct oem_set {
+	char buf[START_LINE_MAX];
+	const char *v[MAX_OEM + 1];
+	unsigned int n;
+};
+
+/* The line's words as OEM strings: sometimes more or longer than allowed. */
+static void oem_from_line(const char *line, struct oem_set *o)
+{
+	snprintf(o->buf, sizeof(o->buf), "%s", line);
+	o->n = 0;
+	for (char *w = strtok(o->buf, " "); w && o->n < MAX_OEM; w = strtok(NULL, " "))
+		o->v[o->n++] = w;
+	o->v[o->n] = NULL;
+}
+
+static bool oem_acceptable(const struct oem_set *o)
+{
+	size_t total = 0;
+
+	if (o->n > X86_SMBIOS_MAX_OEM_STRINGS)
+		return false;
+	for (unsigned int i = 0; i < o->n; i++) {
+		size_t len = strlen(o->v[i]);
+
+		if (len == 0 || len > X86_SMBIOS_MAX_STRING)
+			return false;
+		total += len + 1;
+	}
+	return total <= X86_SMBIOS_MAX_OEM_BYTES;
+}
+
+/* One structure as dmi_decode_table() passes over it; returns its end. */
+static uint64_t check_structure(uint64_t at, uint64_t end, uint8_t type, uint8_t len,
+				uint16_t handle, const char *const *strings, unsigned int n)
+{
+	const uint8_t *p = state->base + at;
+
+	check(at + len + 2 <= end && p[0] == type && p[1] == len);
+	check(p[2] == (uint8_t)handle && p[3] == (uint8_t)(handle >> 8));
+	uint64_t s = at + len;
+	if (n == 0) {
+		check(state->base[s] == 0 && state->base[s + 1] == 0);
+		return s + 2;
+	}
+	for (unsigned int i = 0; i < n; i++) {
+		size_t l = strlen(strings[i]);
+
+		check(s + l + 1 < end && !memcmp(state->base + s, strings[i], l + 1));
+		s += l + 1;
+	}
+	check(state->base[s] == 0);
+	return s + 1;
+}
+
+static void check_smbios(const struct oem_set *o, int ret, struct area *a)
+{
+	static const char *const bios[] = {"libkrun", "0", "01/01/2023"};
+	static const char *const sys[] = {"libkrun", "microVM"};
+	const uint64_t ep = X86_SMBIOS_ADDR;
+
+	if (!oem_acceptable(o)) {
+		check(ret == -EINVAL && x86_smbios_size(o->v) == 0);
+		a->len = 0;
+		return;
+	}
+	check(ret == 0);
+	a->len = x86_smbios_size(o->v);
+	check(a->len > X86_SMBIOS_TABLE_OFFSET && ep + a->len <= X86_SMBIOS_END);
+	check(!memcmp(state->base + ep, "_SM3_", 5) && state->base[ep + 6] == 24);
+	check(sum8(ep, 24) == 0 && state->base[ep + 7] == 3 && state->base[ep + 8] == 0);
+	check(state->base[ep + 10] == 1 && state->base[ep + 11] == 0);
+	check(rd64(ep + 16) == ep + X86_SMBIOS_TABLE_OFFSET);
+	check(rd32(ep + 12) == a->len - X86_SMBIOS_TABLE_OFFSET);
+	for (uint64_t i = 24; i < X86_SMBIOS_TABLE_OFFSET; i++)
+		check(state->base[ep + i] == 0);
+	uint64_t end = ep + a->len, at = ep + X86_SMBIOS_TABLE_OFFSET;
+	uint16_t h = 0;
+
+	at = check_structure(at, end, 0, 0x18, h++, bios, 3);
+	at = check_structure(at, end, 1, 0x1b, h++, sys, 2);
+	if (o->n) {
+		check(state->base[at + 4] == o->n);
+		at = check_structure(at, end, 11, 5, h++, o->v, o->n);
+	}
+	at = check_structure(at, end, 127, 4, h++, NULL, 0);
+	check(at == end);
 }
 
 static void check_page_tables(void)
@@ -1099,6 +1205,7 @@ static void write_boot(const struct config *cfg, const struct x86_mem_plan *plan
 		[A_PD] = { X86_PD_ADDR, X86_IDENTITY_MAP_GIB * X86_PAGE_SIZE },
 		[A_CMDLINE] = { X86_CMDLINE_ADDR, X86_CMDLINE_MAX },
 		[A_MPTABLE] = { X86_MPTABLE_ADDR, x86_mptable_size(X86_MPTABLE_MAX_CPUS) },
+		[A_SMBIOS] = { X86_SMBIOS_ADDR, X86_SMBIOS_END - X86_SMBIOS_ADDR },
 		/* The boot stack grows down from X86_BOOT_STACK to the zero page. */
 		[A_STACK] = { X86_ZERO_PAGE_ADDR + X86_PAGE_SIZE,
 			      X86_BOOT_STACK - X86_ZERO_PAGE_ADDR - X86_PAGE_SIZE },
@@ -1143,6 +1250,9 @@ static void write_boot(const struct config *cfg, const struct x86_mem_plan *plan
 		a[A_MPTABLE].len = x86_mptable_size(cfg->nr_cpus);
 		check_mptable(cfg->nr_cpus);
 	}
+	static struct oem_set oem;
+	oem_from_line(cmdline_str(cl), &oem);
+	check_smbios(&oem, x86_write_smbios(gm, oem.v), &a[A_SMBIOS]);
 	check_untouched(a);
 }
 

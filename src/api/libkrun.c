@@ -15,6 +15,7 @@
 #include "api/api.h"
 #include "api/ctx.h"
 #include "api/start.h"
+#include "arch/x86_64/smbios.h"
 #include "hv/hv.h"
 #include "init/init_blob.h"
 #include "kernel/formats.h"
@@ -478,13 +479,18 @@ KRUN_API int32_t krun_setgid(uint32_t ctx_id, gid_t gid)
 	return 0;
 }
 
+/* SMBIOS type 11 on x86 too (upstream ignores them there); a later call
+ * replaces the strings. */
 KRUN_API int32_t krun_set_smbios_oem_strings(uint32_t ctx_id, const char *const oem_strings[])
 {
 	if (!oem_strings)
 		return api_refuse(__func__, "oem strings array is NULL");
+	if (x86_smbios_check_oem_strings(oem_strings))
+		return -EINVAL;
 	LOCK_CTX(c, ctx_id);
+	int ret = replace_strv(&c->smbios_oem_strings, oem_strings);
 	ctx_unlock();
-	return 0; /* SMBIOS is not built on x86, as upstream */
+	return ret;
 }
 
 /* ------------------------------------------------------------------ */

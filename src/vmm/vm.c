@@ -17,6 +17,7 @@
 #include "arch/x86_64/layout.h"
 #include "arch/x86_64/mem_plan.h"
 #include "arch/x86_64/mptable.h"
+#include "arch/x86_64/smbios.h"
 #include "devices/legacy/legacy.h"
 #include "hv/hv.h"
 #include "kernel/cmdline.h"
@@ -293,6 +294,8 @@ static int write_boot_data(struct vm *vm, const struct vm_config *cfg, struct cm
 		ret = x86_write_page_tables(&vm->gm);
 	if (!ret)
 		ret = x86_write_mptable(&vm->gm, vm->nr_vcpus);
+	if (!ret)
+		ret = x86_write_smbios(&vm->gm, cfg->smbios_oem_strings);
 	if (ret)
 		log_error("cannot write boot structures: %s", strerror(-ret));
 	return ret;

@@ -23,6 +23,10 @@
 #define X86_CMDLINE_MAX		0x10000ULL
 /* Start of the EBDA: one of the places Linux scans for the MP table. */
 #define X86_MPTABLE_ADDR	0x9fc00ULL
+/* SMBIOS entry point and tables: the BIOS area Linux scans without EFI,
+ * reserved in the e820 map with the EBDA. */
+#define X86_SMBIOS_ADDR		0xf0000ULL
+#define X86_SMBIOS_END		0x100000ULL
 #define X86_HIMEM_START		0x100000ULL
 
 #define X86_MMIO_GAP_START	0xd0000000ULL

@@ -1,11 +1,13 @@
 // SPDX-License-Identifier: Apache-2.0
 /* krun_add_serial_console_default: argument checks, one COM1 console, and
- * the fds handed over (closed with the context). */
+ * the fds handed over (closed with the context).  krun_set_smbios_oem_strings:
+ * the strings' bounds are checked at the call. */
 #include "../test.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <libkrun.h>
+#include <string.h>
 #include <unistd.h>
 
 static bool fd_open(int fd)
@@ -47,9 +49,39 @@ static void test_serial_console(void)
 	close(out[0]);
 }
 
+static void test_smbios_oem_strings(void)
+{
+	int ctx = krun_create_ctx();
+	CHECK(ctx >= 0);
+	uint32_t c = (uint32_t)ctx;
+	const char *const ok[] = {"io.systemd.credential:a=b", "two", NULL};
+	const char *const none[] = {NULL};
+	const char *const empty[] = {"a", "", NULL};
+	CHECK_EQ(krun_set_smbios_oem_strings(c, NULL), -EINVAL);
+	CHECK_EQ(krun_set_smbios_oem_strings(999999, ok), -ENOENT);
+	CHECK_EQ(krun_set_smbios_oem_strings(c, ok), 0);
+	CHECK_EQ(krun_set_smbios_oem_strings(c, none), 0); /* replaces: none */
+	CHECK_EQ(krun_set_smbios_oem_strings(c, empty), -EINVAL);
+	static char long_str[1026];
+	memset(long_str, 'x', sizeof(long_str) - 1);
+	const char *const too_long[] = {long_str, NULL};
+	CHECK_EQ(krun_set_smbios_oem_strings(c, too_long), -EINVAL);
+	long_str[1024] = 0; /* 1024 bytes: the limit */
+	CHECK_EQ(krun_set_smbios_oem_strings(c, too_long), 0);
+	const char *many[257];
+	for (int i = 0; i < 256; i++)
+		many[i] = "s";
+	many[256] = NULL;
+	CHECK_EQ(krun_set_smbios_oem_strings(c, many), -EINVAL);
+	many[255] = NULL;
+	CHECK_EQ(krun_set_smbios_oem_strings(c, many), 0);
+	CHECK_EQ(krun_free_ctx(c), 0);
+}
+
 int main(void)
 {
 	krun_set_log_level(KRUN_LOG_LEVEL_OFF);
 	RUN_TEST(test_serial_console);
+	RUN_TEST(test_smbios_oem_strings);
 	TEST_MAIN_END();
 }
