@@ -751,6 +751,21 @@ static int write_zero_bytes(struct qcow2 *q, uint64_t off, size_t n)
 	return write_chunk(q, &z, 1, 0, n, off);
 }
 
+/* Part of a cluster reads as zeros afterwards: nothing to do where the
+ * whole cluster already does (a guest's fstrim must not allocate). */
+static int zero_part(struct qcow2 *q, uint64_t voff, size_t n)
+{
+	bool backed = q->backing && voff < q->backing->size;
+	struct map m;
+	int ret = lookup_writable(q, voff, &m);
+
+	if (ret)
+		return ret;
+	if (m.kind == MAP_ZERO || (m.kind == MAP_UNALLOC && !backed))
+		return 0;
+	return write_zero_bytes(q, voff, n);
+}
+
 /* One whole cluster reads as zeros afterwards; unmap frees its storage. */
 static int zero_cluster(struct qcow2 *q, uint64_t voff, bool unmap)
 {
@@ -788,7 +803,7 @@ static int zero_range(struct blk_backend *b, uint64_t off, uint64_t len, bool un
 	for (uint64_t pos = 0; pos < len && !ret;) {
 		uint64_t in = (off + pos) & (q->cs - 1);
 		uint64_t n = q->cs - in < len - pos ? q->cs - in : len - pos;
-		ret = n < q->cs ? write_zero_bytes(q, off + pos, (size_t)n)
+		ret = n < q->cs ? zero_part(q, off + pos, (size_t)n)
 				: zero_cluster(q, off + pos, unmap);
 		pos += n;
 	}

@@ -233,6 +233,37 @@ static void check_writes(const char *opts, uint64_t size, const char *backing)
 	close(model);
 }
 
+/* Zeroing or discarding what already reads as zeros allocates nothing. */
+static void test_discard_no_alloc(void)
+{
+	struct blk_backend *b = NULL;
+	struct stat before, after;
+	uint8_t buf[4096];
+
+	CHECK_EQ(sh("qemu-img create -q -f qcow2 n.qcow2 64M"), 0);
+	CHECK_EQ(stat(at("n.qcow2"), &before), 0);
+	CHECK_EQ(open_q("n.qcow2", false, &b), 0);
+	if (!b)
+		return;
+	for (uint64_t off = 4096; off < (32 << 20); off += 1 << 20) {
+		CHECK_EQ(b->ops->discard(b, off, 4096), 0);
+		CHECK_EQ(b->ops->write_zeroes(b, off + 8192, 4096, false), 0);
+	}
+	/* A partial discard of data does zero it. */
+	memset(buf, 0x44, sizeof(buf));
+	CHECK_EQ(wr(b, buf, sizeof(buf), 40 << 20), 0);
+	CHECK_EQ(b->ops->discard(b, (40 << 20) + 1024, 2048), 0);
+	CHECK_EQ(rd(b, buf, sizeof(buf), 40 << 20), 0);
+	CHECK(all_bytes(buf, 1024, 0x44) && all_bytes(buf + 1024, 2048, 0) &&
+	      all_bytes(buf + 3072, 1024, 0x44));
+	b->ops->close(b);
+	CHECK_EQ(stat(at("n.qcow2"), &after), 0);
+	/* One L2 table and one data cluster, after the last whole cluster. */
+	uint64_t end = ((uint64_t)before.st_size + 65535) & ~65535ull;
+	CHECK_EQ((uint64_t)after.st_size, end + 2 * 65536);
+	CHECK_EQ(sh("qemu-img check -q n.qcow2"), 0);
+}
+
 static void test_write_v3(void) { check_writes("", 32 << 20, NULL); }
 static void test_write_v2(void) { check_writes("-o compat=0.10", 32 << 20, NULL); }
 static void test_write_512(void) { check_writes("-o cluster_size=512", 4 << 20, NULL); }
@@ -548,6 +579,7 @@ int main(void)
 	RUN_TEST(test_read_v2);
 	RUN_TEST(test_read_small_clusters);
 	RUN_TEST(test_read_big_clusters);
+	RUN_TEST(test_discard_no_alloc);
 	RUN_TEST(test_write_v3);
 	RUN_TEST(test_write_v2);
 	RUN_TEST(test_write_512);
