@@ -35,6 +35,7 @@ struct krun_launcher;
 struct serial {
 	pthread_mutex_t lock;
 	int out_fd;	/* -1: discard output; not owned */
+	bool out_is_sock;	/* written with send(MSG_NOSIGNAL) */
 	struct serial_tx *tx;	/* NULL until the first byte */
 	bool tx_failed;	/* no ring or thread could be set up: output discarded */
 	uint8_t ier, iir, lcr, mcr, lsr, msr, scr, dll, dlm;

@@ -239,25 +239,24 @@ static void finish_thread(pthread_mutex_t *lock, pthread_cond_t *done, const boo
 	}
 }
 
-static int tx_create(int out_fd, struct krun_launcher *launcher, struct serial_tx **out)
+static int tx_create(const struct serial *s, struct serial_tx **out)
 {
 	struct serial_tx *t = calloc(1, sizeof(*t));
 	if (!t)
 		return -ENOMEM;
-	t->fd = fcntl(out_fd, F_DUPFD_CLOEXEC, 3);
+	t->fd = fcntl(s->out_fd, F_DUPFD_CLOEXEC, 3);
 	if (t->fd < 0) {
 		int ret = -errno;
 		free(t);
 		return ret;
 	}
-	struct stat st;
-	t->is_sock = fstat(t->fd, &st) == 0 && S_ISSOCK(st.st_mode);
+	t->is_sock = s->out_is_sock;
 	pthread_mutex_init(&t->lock, NULL);
 	cond_init_monotonic(&t->data);
 	cond_init_monotonic(&t->space);
 	cond_init_monotonic(&t->done);
 	t->refs = 2; /* the device and the drain thread */
-	int ret = spawn_quiet(launcher, &t->thread, "serial-out", tx_main, t);
+	int ret = spawn_quiet(s->launcher, &t->thread, "serial-out", tx_main, t);
 	if (ret) {
 		t->refs = 1;
 		tx_unref(t);
@@ -298,7 +297,7 @@ static struct serial_tx *tx_get(struct serial *s)
 {
 	if (s->tx || s->tx_failed || s->out_fd < 0)
 		return s->tx;
-	int ret = tx_create(s->out_fd, s->launcher, &s->tx);
+	int ret = tx_create(s, &s->tx);
 	if (ret) {
 		s->tx_failed = true;
 		log_warn("serial: cannot set up the serial output (%s), dropping it",
@@ -326,6 +325,10 @@ void serial_init(struct serial *s, int out_fd, void (*raise_irq)(void *), void *
 	memset(s, 0, sizeof(*s));
 	pthread_mutex_init(&s->lock, NULL);
 	s->out_fd = out_fd;
+	/* Here, not at the first byte: that comes on a vCPU, whose seccomp
+	 * filter has no fstat. */
+	struct stat st;
+	s->out_is_sock = out_fd >= 0 && fstat(out_fd, &st) == 0 && S_ISSOCK(st.st_mode);
 	s->iir = IIR_NONE;
 	s->lsr = LSR_THRE | LSR_TEMT;
 	s->msr = MSR_DEFAULT;
