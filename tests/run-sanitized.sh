@@ -26,6 +26,11 @@ passed=${summary%% passed*}
 failed=${summary#*passed, }
 failed=${failed%% failed*}
 [ -n "$summary" ] || { passed=0; failed=1; echo "FAIL run-tests.py reported no summary"; }
+# A build without the suite's tests (e.g. -Dkernel=false) must not pass as clean.
+if [ "$((passed + failed))" -eq 0 ]; then
+	echo "FAIL no test of suites $* in $build"
+	failed=1
+fi
 
 found=$(find "$reports" -type f | wc -l)
 if [ "$found" -eq 0 ]; then
