@@ -695,10 +695,13 @@ int32_t krun_set_rlimits(uint32_t ctx_id, const char *const rlimits[]);
 /*
  * krun_set_smbios_oem_strings - SMBIOS type 11 OEM strings for the guest.
  *
- * @oem_strings: NULL-terminated string array.
+ * @oem_strings: NULL-terminated string array: at most 255 strings of 1 to
+ * 1024 bytes, 32 KiB in all.  A later call replaces the strings.
  *
- * Returns 0, -EINVAL (NULL array) or -ENOENT.  As upstream on x86_64, the
- * strings are accepted but no SMBIOS table is built.
+ * The guest finds them in an SMBIOS 3.0 table (/sys/firmware/dmi in Linux),
+ * also on x86_64, where upstream builds no SMBIOS table.
+ *
+ * Returns 0, -EINVAL (NULL array, or a bound above broken) or -ENOENT.
  */
 int32_t krun_set_smbios_oem_strings(uint32_t ctx_id, const char *const oem_strings[]);
 
@@ -1062,10 +1065,17 @@ int32_t krun_add_virtio_console_default(uint32_t ctx_id,
 					int err_fd);
 
 /*
- * krun_add_serial_console_default - add a legacy 16550 serial port (ttyS0,
- * ttyS1, ... in order) reading @input_fd and writing @output_fd.
+ * krun_add_serial_console_default - put a console on the legacy 16550 serial
+ * port COM1 (the guest's ttyS0), reading @input_fd and writing @output_fd
+ * (negative: no such direction).  The descriptors are handed over: the
+ * library closes them with the context.  The implicit virtio console stays
+ * (and stays the kernel's console) unless krun_disable_implicit_console() is
+ * called; krun_set_kernel_console(ctx_id, "ttyS0") makes this port the
+ * kernel's console.  The guest kernel has one 8250 port, so only one serial
+ * console can be added (upstream fills COM1..COM4).
  *
- * Returns 0 or a negative errno.
+ * Returns 0, -EBADF (a descriptor is not open), -ENOSPC (a serial console
+ * exists already; the descriptors stay the caller's) or -ENOENT.
  */
 int32_t krun_add_serial_console_default(uint32_t ctx_id,
 					int input_fd,
