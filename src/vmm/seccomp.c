@@ -53,6 +53,8 @@ static const struct rule base_rules[] = {
 	ANY(exit), ANY(exit_group), ANY(write), ANY(clock_gettime), ANY(clock_nanosleep),
 	ANY(nanosleep), ANY(gettid), ANY(getpid), ANY(sched_yield), ANY(rseq),
 	ANY(set_robust_list),
+	/* glibc sizing malloc arenas when /sys is not readable (Landlock). */
+	ANY(sched_getaffinity),
 	END
 };
 
