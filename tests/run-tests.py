@@ -9,6 +9,11 @@ counts as one failed case, so nothing can fail silently.
 
 usage: run-tests.py BUILDDIR SUITE [SUITE...]
 Prints the cases, then "N passed, N failed" for the suites run.
+
+KRUN_TESTS_BUDGET=SECONDS bounds the whole run: a test gets at most what is
+left of it (less a margin for the summary), and a test the budget no longer
+reaches is a failed case naming it, so a slow machine ends with a summary
+that says what did not run instead of being killed from outside.
 """
 import json
 import os
@@ -33,7 +38,13 @@ def load_tests(builddir, suites):
     return tests
 
 
-def run_one(t, builddir):
+# Left of the budget for reporting after the last test; a test that would get
+# less than MIN_TEST_SECONDS is not started.
+SUMMARY_MARGIN = 15
+MIN_TEST_SECONDS = 30
+
+
+def run_one(t, builddir, deadline):
     """Runs one test in its own process group and collects its output until
     it exits (or times out); then the group is killed.  A VMM, passt or
     server the test left behind must not hold the output pipe open: waiting
@@ -44,6 +55,8 @@ def run_one(t, builddir):
     if timeout <= 0:
         timeout = None
     start = time.monotonic()
+    if deadline is not None:
+        timeout = min(timeout or deadline, deadline - start)
     p = subprocess.Popen(t["cmd"], cwd=t.get("workdir") or builddir, env=env,
                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                          start_new_session=True)
@@ -86,14 +99,35 @@ def kill_group(pgid):
         pass
 
 
+def budget_deadline():
+    budget = os.environ.get("KRUN_TESTS_BUDGET")
+    if not budget:
+        return None
+    return time.monotonic() + float(budget) - SUMMARY_MARGIN
+
+
+def slowest_line(times, count=6):
+    top = sorted(times, key=lambda nt: -nt[1])[:count]
+    return "slowest: " + ", ".join("%s %.0fs" % nt for nt in top)
+
+
 def main():
     if len(sys.argv) < 3:
         print(__doc__, file=sys.stderr)
         return 2
     builddir, suites = sys.argv[1], set(sys.argv[2:])
+    deadline = budget_deadline()
     passed = failed = skipped = 0
+    times = []
     for t in load_tests(builddir, suites):
-        rc, output, secs = run_one(t, builddir)
+        if deadline is not None and deadline - time.monotonic() < MIN_TEST_SECONDS:
+            failed += 1
+            print("== %s [%s] not run" % (t["name"], ",".join(t.get("suite", []))))
+            print("  FAIL %s (not run: KRUN_TESTS_BUDGET=%ss ran out)" %
+                  (t["name"], os.environ["KRUN_TESTS_BUDGET"]), flush=True)
+            continue
+        rc, output, secs = run_one(t, builddir, deadline)
+        times.append((t["name"], secs))
         cases = [CASE.match(l) for l in output.splitlines()]
         cases = [m for m in cases if m]
         p = sum(1 for m in cases if m.group(1) == "PASS")
@@ -116,6 +150,8 @@ def main():
             for m in cases:
                 if m.group(1) != "PASS":
                     print("  %s %s" % (m.group(1), m.group(2)))
+    if len(times) > 1:
+        print(slowest_line(times))
     line = "%d passed, %d failed" % (passed, failed)
     if skipped:
         line += ", %d skipped" % skipped
