@@ -10,13 +10,22 @@ counts as one failed case, so nothing can fail silently.
 usage: run-tests.py BUILDDIR SUITE [SUITE...]
 Prints the cases, then "N passed, N failed" for the suites run.
 
-KRUN_TESTS_BUDGET=SECONDS bounds the whole run: a test gets at most what is
-left of it (less a margin for the summary), and a test the budget no longer
-reaches is a failed case naming it, so a slow machine ends with a summary
-that says what did not run instead of being killed from outside.
+KRUN_TESTS_DEADLINE=EPOCH-SECONDS bounds the whole run: a test gets at most
+what is left (less a margin for the summary), and a test the deadline no
+longer reaches is a failed case naming it, so a slow machine ends with a
+summary that says what did not run instead of being killed from outside.
+
+For the nested test host (tests/host/run-in-kvm-host), whose emulated KVM
+has been seen to stop running guests: KRUN_TESTS_PROBE is a command that
+checks that KVM still runs one; after a test timed out it is run, and when
+it fails the run stops with status 75 (the wrapper then boots a fresh test
+host and runs this again) without counting that test.  KRUN_TESTS_STATE
+names a file keeping each finished test's counts: a run that finds it
+prints and counts those tests and runs only the others.
 """
 import json
 import os
+import shlex
 import re
 import selectors
 import signal
@@ -42,6 +51,8 @@ def load_tests(builddir, suites):
 # less than MIN_TEST_SECONDS is not started.
 SUMMARY_MARGIN = 15
 MIN_TEST_SECONDS = 30
+PROBE_SECONDS = 60
+HOST_BROKEN_STATUS = 75
 
 
 def run_one(t, builddir, deadline):
@@ -60,11 +71,12 @@ def run_one(t, builddir, deadline):
     p = subprocess.Popen(t["cmd"], cwd=t.get("workdir") or builddir, env=env,
                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                          start_new_session=True)
-    out, note = collect(p, timeout)
+    out, timed_out = collect(p, timeout)
     rc = p.returncode if p.returncode is not None else -1
     kill_group(p.pid)
     p.wait()
-    return rc, out.decode(errors="replace") + note, time.monotonic() - start
+    note = "\n[timed out after %.0fs]\n" % timeout if timed_out else ""
+    return rc, out.decode(errors="replace") + note, time.monotonic() - start, timed_out
 
 
 def collect(p, timeout):
@@ -79,16 +91,16 @@ def collect(p, timeout):
             if exited_at is None and p.poll() is not None:
                 exited_at = now
             if exited_at is not None and now - exited_at > 3:
-                return b"".join(chunks), ""
+                return b"".join(chunks), False
             if deadline is not None and now > deadline:
                 kill_group(p.pid)
                 p.wait()
-                return b"".join(chunks), "\n[timed out after %ss]\n" % timeout
+                return b"".join(chunks), True
             if sel.select(timeout=0.5):
                 data = os.read(p.stdout.fileno(), 65536)
                 if not data:
                     p.wait()
-                    return b"".join(chunks), ""
+                    return b"".join(chunks), False
                 chunks.append(data)
 
 
@@ -99,11 +111,42 @@ def kill_group(pgid):
         pass
 
 
-def budget_deadline():
-    budget = os.environ.get("KRUN_TESTS_BUDGET")
-    if not budget:
+def run_deadline():
+    """The deadline in time.monotonic()'s terms."""
+    deadline = os.environ.get("KRUN_TESTS_DEADLINE")
+    if not deadline:
         return None
-    return time.monotonic() + float(budget) - SUMMARY_MARGIN
+    return time.monotonic() + float(deadline) - time.time() - SUMMARY_MARGIN
+
+
+def host_still_runs_guests():
+    probe = os.environ.get("KRUN_TESTS_PROBE")
+    if not probe:
+        return True
+    try:
+        return subprocess.run(shlex.split(probe), stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL,
+                              timeout=PROBE_SECONDS).returncode == 0
+    except subprocess.TimeoutExpired:
+        return False
+
+
+def load_state(path):
+    done = {}
+    if path and os.path.exists(path):
+        with open(path) as f:
+            for line in f:
+                entry = json.loads(line)
+                done[entry["name"]] = entry
+    return done
+
+
+def save_state(path, entry):
+    if path:
+        with open(path, "a") as f:
+            f.write(json.dumps(entry) + "\n")
+            f.flush()
+            os.fsync(f.fileno())
 
 
 def slowest_line(times, count=6):
@@ -116,40 +159,60 @@ def main():
         print(__doc__, file=sys.stderr)
         return 2
     builddir, suites = sys.argv[1], set(sys.argv[2:])
-    deadline = budget_deadline()
+    deadline = run_deadline()
+    state = os.environ.get("KRUN_TESTS_STATE")
+    done = load_state(state)
     passed = failed = skipped = 0
     times = []
     for t in load_tests(builddir, suites):
+        header = "== %s [%s]" % (t["name"], ",".join(t.get("suite", [])))
+        if t["name"] in done:
+            e = done[t["name"]]
+            print("%s %d passed, %d failed (in an earlier test host)" % (header, e["passed"], e["failed"]))
+            passed, failed, skipped = passed + e["passed"], failed + e["failed"], skipped + e["skipped"]
+            times.append((t["name"], e["seconds"]))
+            continue
         if deadline is not None and deadline - time.monotonic() < MIN_TEST_SECONDS:
             failed += 1
-            print("== %s [%s] not run" % (t["name"], ",".join(t.get("suite", []))))
-            print("  FAIL %s (not run: KRUN_TESTS_BUDGET=%ss ran out)" %
-                  (t["name"], os.environ["KRUN_TESTS_BUDGET"]), flush=True)
+            print(header + " not run")
+            print("  FAIL %s (not run: the run's deadline came first)" % t["name"], flush=True)
             continue
-        rc, output, secs = run_one(t, builddir, deadline)
+        rc, output, secs, timed_out = run_one(t, builddir, deadline)
+        if timed_out and not host_still_runs_guests():
+            print("%s timed out after %.0fs and the test host no longer runs a guest: "
+                  "stopping for a fresh one" % (header, secs), flush=True)
+            return HOST_BROKEN_STATUS
         times.append((t["name"], secs))
         cases = [CASE.match(l) for l in output.splitlines()]
         cases = [m for m in cases if m]
         p = sum(1 for m in cases if m.group(1) == "PASS")
         f = sum(1 for m in cases if m.group(1) == "FAIL")
         s = sum(1 for m in cases if m.group(1) == "SKIP")
-        if rc != 0 and f == 0:
-            f = 1
-            cases.append(re.match(r"(FAIL) (.*)", "FAIL %s (exit status %s)" % (t["name"], rc)))
+        # Failures the test could not report itself.
+        own = []
+        if timed_out:
+            last = [l for l in output.splitlines() if l.strip()][-3:-1]
+            own.append("%s (timed out after %.0fs; last output: %s)" %
+                       (t["name"], secs, " | ".join(last)[:300]))
+        elif rc != 0 and f == 0:
+            own.append("%s (exit status %s)" % (t["name"], rc))
         if rc == 0 and p + f + s == 0:
             # A test that ran nothing is a defect, not a pass.
+            own.append("%s (reported no cases)" % t["name"])
+        if own and f == 0:
             f = 1
-            cases.append(re.match(r"(FAIL) (.*)", "FAIL %s (reported no cases)" % t["name"]))
         passed, failed, skipped = passed + p, failed + f, skipped + s
-        print("== %s [%s] %d passed, %d failed%s (%.1fs)" %
-              (t["name"], ",".join(t.get("suite", [])), p, f,
-               ", %d skipped" % s if s else "", secs), flush=True)
+        save_state(state, {"name": t["name"], "passed": p, "failed": f, "skipped": s, "seconds": secs})
+        print("%s %d passed, %d failed%s (%.1fs)" %
+              (header, p, f, ", %d skipped" % s if s else "", secs), flush=True)
         if f or os.environ.get("KRUN_TEST_VERBOSE"):
             sys.stdout.write(output if output.endswith("\n") else output + "\n")
         else:
             for m in cases:
                 if m.group(1) != "PASS":
                     print("  %s %s" % (m.group(1), m.group(2)))
+        for line in own:
+            print("  FAIL " + line, flush=True)
     if len(times) > 1:
         print(slowest_line(times))
     line = "%d passed, %d failed" % (passed, failed)

@@ -52,6 +52,7 @@ for i in "${!JOB_RW_DIRS[@]}"; do
 		fail "mount writable $dir"
 done
 
+[ -s "$results/epoch" ] && date -s "@$(cat "$results/epoch")" >/dev/null 2>&1
 /bin/busybox ip link set lo up 2>/dev/null || ip link set lo up 2>/dev/null
 /bin/busybox hostname krun-test-host 2>/dev/null
 
