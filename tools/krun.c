@@ -68,6 +68,7 @@ struct options {
 	struct strv rlimits;
 	struct strv ports;
 	bool no_network;
+	bool nested_virt;
 	struct strv nets;	/* --net SPECs, in card order */
 	bool have_user;
 	uid_t uid;
@@ -196,6 +197,9 @@ static void usage(FILE *out)
 "                               unixgram:PATH    gvproxy/vmnet-helper socket (DHCP)\n"
 "                               vfkit:PATH       the same with the VFKT greeting\n"
 "                               tap:NAME         host tap device (no DHCP)\n"
+"      --nested-virt          offer the CPU's virtualization extensions (VMX or\n"
+"                             SVM) to the guest, so it has a /dev/kvm of its\n"
+"                             own; needs a host whose KVM allows nesting\n"
 "  -l, --log-level N          library log level 0-5 (off, error, warn, info,\n"
 "                             debug, trace; default 1)\n"
 "      --kernel PATH          boot this kernel instead of the bundled one\n"
@@ -452,6 +456,7 @@ enum {
 	OPT_VERSION,
 	OPT_NO_NETWORK,
 	OPT_NET,
+	OPT_NESTED_VIRT,
 };
 
 static const struct option long_options[] = {
@@ -467,6 +472,7 @@ static const struct option long_options[] = {
 	{ "port", required_argument, NULL, 'p' },
 	{ "no-network", no_argument, NULL, OPT_NO_NETWORK },
 	{ "net", required_argument, NULL, OPT_NET },
+	{ "nested-virt", no_argument, NULL, OPT_NESTED_VIRT },
 	{ "log-level", required_argument, NULL, 'l' },
 	{ "kernel", required_argument, NULL, OPT_KERNEL },
 	{ "kernel-format", required_argument, NULL, OPT_KERNEL_FORMAT },
@@ -528,6 +534,9 @@ static void parse_args(struct options *o, int argc, char **argv)
 			break;
 		case OPT_NET:
 			strv_push(&o->nets, optarg);
+			break;
+		case OPT_NESTED_VIRT:
+			o->nested_virt = true;
 			break;
 		case 'l':
 			o->log_level = (int)parse_ulong(optarg, 0, KRUN_LOG_LEVEL_TRACE, "log level");
@@ -721,6 +730,8 @@ int main(int argc, char **argv)
 	if (o.have_vm_config)
 		check(krun_set_vm_config((uint32_t)ctx, (uint8_t)o.cpus, o.memory_mib),
 		      "krun_set_vm_config");
+	if (o.nested_virt)
+		check(krun_set_nested_virt((uint32_t)ctx, true), "krun_set_nested_virt");
 	check(krun_set_root((uint32_t)ctx, o.rootdir), "krun_set_root");
 	for (size_t i = 0; i < o.n_volumes; i++) {
 		ret = krun_add_virtiofs3((uint32_t)ctx, o.volumes[i].tag, o.volumes[i].path, 0,

@@ -47,6 +47,12 @@ int32_t krun_set_root(uint32_t ctx_id, const char *root_path)
 	return 0;
 }
 
+int32_t krun_set_nested_virt(uint32_t ctx_id, bool enabled)
+{
+	printf("nested_virt ctx=%u %d\n", ctx_id, enabled);
+	return 0;
+}
+
 int32_t krun_add_virtiofs3(uint32_t ctx_id, const char *c_tag, const char *c_path,
 			   uint64_t shm_size, bool read_only)
 {
