@@ -16,7 +16,7 @@ longer reaches is a failed case naming it, so a slow machine ends with a
 summary that says what did not run instead of being killed from outside.
 
 For the nested test host (tests/host/run-in-kvm-host), whose emulated KVM
-has been seen to stop running guests: KRUN_TESTS_PROBE is a command that
+may stop running guests (some of its boots never run one): KRUN_TESTS_PROBE is a command that
 checks that KVM still runs one; after a test timed out it is run, and when
 it fails the run stops with status 75 (the wrapper then boots a fresh test
 host and runs this again) without counting that test.  KRUN_TESTS_STATE
