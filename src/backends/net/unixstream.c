@@ -22,6 +22,7 @@
 #include "net_backend.h"
 #include "../../util/iov.h"
 #include "../../util/log.h"
+#include "../../util/unix_sock.h"
 
 #define LEN_PREFIX 4
 #define MAX_WIRE_FRAME (LEN_PREFIX + NET_MAX_FRAME)
@@ -219,27 +220,6 @@ static const struct net_backend_ops unixstream_ops = {
 	.destroy = stream_destroy,
 };
 
-static int connect_path(const char *path)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-
-	if (strlen(path) >= sizeof(sa.sun_path)) {
-		log_error("net: socket path %s is too long", path);
-		return -ENAMETOOLONG;
-	}
-	strcpy(sa.sun_path, path);
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		int err = errno;
-		log_error("net: cannot connect to %s: %s", path, strerror(err));
-		close(fd);
-		return -err;
-	}
-	return fd;
-}
-
 static int check_stream_fd(int fd)
 {
 	int type = 0;
@@ -261,7 +241,7 @@ int net_unixstream_open(const struct net_backend_config *cfg, struct net_backend
 		if (ret)
 			return ret;
 	} else {
-		fd = connect_path(cfg->path);
+		fd = unix_stream_connect(cfg->path, "net");
 		if (fd < 0)
 			return fd;
 	}
