@@ -69,6 +69,7 @@ struct options {
 	struct strv ports;
 	bool no_network;
 	bool nested_virt;
+	bool split_irqchip;
 	struct strv nets;	/* --net SPECs, in card order */
 	bool have_user;
 	uid_t uid;
@@ -200,6 +201,8 @@ static void usage(FILE *out)
 "      --nested-virt          offer the CPU's virtualization extensions (VMX or\n"
 "                             SVM) to the guest, so it has a /dev/kvm of its\n"
 "                             own; needs a host whose KVM allows nesting\n"
+"      --split-irqchip        the IOAPIC in the VMM, only the local APICs in\n"
+"                             KVM (no PIC, no PIT)\n"
 "  -l, --log-level N          library log level 0-5 (off, error, warn, info,\n"
 "                             debug, trace; default 1)\n"
 "      --kernel PATH          boot this kernel instead of the bundled one\n"
@@ -457,6 +460,7 @@ enum {
 	OPT_NO_NETWORK,
 	OPT_NET,
 	OPT_NESTED_VIRT,
+	OPT_SPLIT_IRQCHIP,
 };
 
 static const struct option long_options[] = {
@@ -473,6 +477,7 @@ static const struct option long_options[] = {
 	{ "no-network", no_argument, NULL, OPT_NO_NETWORK },
 	{ "net", required_argument, NULL, OPT_NET },
 	{ "nested-virt", no_argument, NULL, OPT_NESTED_VIRT },
+	{ "split-irqchip", no_argument, NULL, OPT_SPLIT_IRQCHIP },
 	{ "log-level", required_argument, NULL, 'l' },
 	{ "kernel", required_argument, NULL, OPT_KERNEL },
 	{ "kernel-format", required_argument, NULL, OPT_KERNEL_FORMAT },
@@ -537,6 +542,9 @@ static void parse_args(struct options *o, int argc, char **argv)
 			break;
 		case OPT_NESTED_VIRT:
 			o->nested_virt = true;
+			break;
+		case OPT_SPLIT_IRQCHIP:
+			o->split_irqchip = true;
 			break;
 		case 'l':
 			o->log_level = (int)parse_ulong(optarg, 0, KRUN_LOG_LEVEL_TRACE, "log level");
@@ -732,6 +740,8 @@ int main(int argc, char **argv)
 		      "krun_set_vm_config");
 	if (o.nested_virt)
 		check(krun_set_nested_virt((uint32_t)ctx, true), "krun_set_nested_virt");
+	if (o.split_irqchip)
+		check(krun_split_irqchip((uint32_t)ctx, true), "krun_split_irqchip");
 	check(krun_set_root((uint32_t)ctx, o.rootdir), "krun_set_root");
 	for (size_t i = 0; i < o.n_volumes; i++) {
 		ret = krun_add_virtiofs3((uint32_t)ctx, o.volumes[i].tag, o.volumes[i].path, 0,

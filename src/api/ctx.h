@@ -101,6 +101,7 @@ struct krun_ctx {
 	uint8_t nr_vcpus;
 	uint32_t ram_mib;
 	bool nested_virt;
+	bool split_irqchip;
 
 	char *kernel_path;
 	uint32_t kernel_format;

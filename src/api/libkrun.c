@@ -203,8 +203,9 @@ KRUN_API int32_t krun_set_nested_virt(uint32_t ctx_id, bool enabled)
 KRUN_API int32_t krun_split_irqchip(uint32_t ctx_id, bool enable)
 {
 	LOCK_CTX(c, ctx_id);
+	c->split_irqchip = enable;
 	ctx_unlock();
-	return enable ? not_implemented(__func__) : 0;
+	return 0;
 }
 
 /* ------------------------------------------------------------------ */

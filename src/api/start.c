@@ -845,6 +845,7 @@ int start_run(struct krun_ctx *ctx)
 	st.cfg.nr_vcpus = ctx->nr_vcpus;
 	st.cfg.ram_bytes = (uint64_t)ctx->ram_mib << 20;
 	st.cfg.nested_virt = ctx->nested_virt;
+	st.cfg.split_irqchip = ctx->split_irqchip;
 	st.cfg.smbios_oem_strings = (const char *const *)ctx->smbios_oem_strings;
 	st.cfg.kernel.fd = -1;
 	st.cfg.kernel.initrd_fd = -1;

@@ -24,6 +24,7 @@ enum hv_exit_reason {
 	HV_EXIT_SYSTEM_RESET,
 	HV_EXIT_SYSTEM_OFF,
 	HV_EXIT_INTR,		/* kicked by hv_vcpu_kick() */
+	HV_EXIT_IOAPIC_EOI,	/* split irqchip: EOI of a level vector */
 	HV_EXIT_ERROR,		/* emulation or entry failure: fatal for the VM */
 	HV_EXIT_OTHER,
 };
@@ -48,6 +49,7 @@ struct hv_exit {
 			uint32_t code;
 			uint64_t detail;
 		} error;
+		uint8_t eoi_vector;
 	};
 };
 
@@ -60,6 +62,16 @@ void hv_vm_destroy(struct hv_vm *vm);
 int hv_vm_map_memory(struct hv_vm *vm, uint64_t gpa, void *host, uint64_t size);
 /* Interrupt controllers and timer (IOAPIC+PIC+PIT on x86). */
 int hv_vm_create_irqchip(struct hv_vm *vm);
+/* Split irqchip: local APICs in the hypervisor, no IOAPIC, PIC or PIT;
+ * GSIs 0..nr_ioapic_pins-1 are the VMM's IOAPIC's (as MSI routes). */
+int hv_vm_create_split_irqchip(struct hv_vm *vm, unsigned int nr_ioapic_pins);
+struct hv_msi_route {
+	uint32_t gsi;
+	uint64_t addr;
+	uint32_t data;
+};
+/* Replaces the whole GSI routing table with these MSI routes. */
+int hv_vm_set_msi_routes(struct hv_vm *vm, const struct hv_msi_route *routes, unsigned int nr);
 /* Writing fd raises GSI gsi (edge). */
 int hv_vm_irqfd(struct hv_vm *vm, int fd, uint32_t gsi);
 /* A len-byte guest write of datamatch to addr signals fd without an exit. */

@@ -158,6 +158,40 @@ int hv_vm_create_irqchip(struct hv_vm *vm)
 	return ret;
 }
 
+int hv_vm_create_split_irqchip(struct hv_vm *vm, unsigned int nr_ioapic_pins)
+{
+	struct kvm_enable_cap cap = {.cap = KVM_CAP_SPLIT_IRQCHIP, .args = {nr_ioapic_pins}};
+	int ret = kvm_ioctl(vm->fd, KVM_ENABLE_CAP, &cap);
+	if (ret < 0)
+		log_error("KVM_ENABLE_CAP(KVM_CAP_SPLIT_IRQCHIP): %s", strerror(-ret));
+	return ret;
+}
+
+#define MAX_MSI_ROUTES 64
+
+int hv_vm_set_msi_routes(struct hv_vm *vm, const struct hv_msi_route *routes, unsigned int nr)
+{
+	if (nr > MAX_MSI_ROUTES)
+		return -E2BIG;
+	/* On the stack: this runs on vCPU threads, whose filter has no mmap. */
+	union {
+		struct kvm_irq_routing hdr;
+		uint8_t bytes[sizeof(struct kvm_irq_routing) +
+			      MAX_MSI_ROUTES * sizeof(struct kvm_irq_routing_entry)];
+	} t;
+	memset(&t, 0, sizeof(t));
+	t.hdr.nr = nr;
+	for (unsigned int i = 0; i < nr; i++) {
+		struct kvm_irq_routing_entry *e = &t.hdr.entries[i];
+		e->gsi = routes[i].gsi;
+		e->type = KVM_IRQ_ROUTING_MSI;
+		e->u.msi.address_lo = (uint32_t)routes[i].addr;
+		e->u.msi.address_hi = (uint32_t)(routes[i].addr >> 32);
+		e->u.msi.data = routes[i].data;
+	}
+	return kvm_ioctl(vm->fd, KVM_SET_GSI_ROUTING, &t.hdr);
+}
+
 int hv_vm_irqfd(struct hv_vm *vm, int fd, uint32_t gsi)
 {
 	struct kvm_irqfd irqfd = {.fd = (uint32_t)fd, .gsi = gsi};
@@ -473,6 +507,10 @@ static void decode_exit(struct hv_vcpu *v, struct hv_exit *exit)
 		break;
 	case KVM_EXIT_INTR:
 		exit->reason = HV_EXIT_INTR;
+		break;
+	case KVM_EXIT_IOAPIC_EOI:
+		exit->reason = HV_EXIT_IOAPIC_EOI;
+		exit->eoi_vector = run->eoi.vector;
 		break;
 	case KVM_EXIT_FAIL_ENTRY:
 		fill_error(exit, run->exit_reason,

@@ -69,13 +69,15 @@ static const struct rule main_rules[] = {
 	END
 };
 
-/* KVM_RUN and the trace-level register dumps; device register writes
+/* KVM_RUN and the trace-level register dumps; the split irqchip's IOAPIC
+ * routes (redirection entries the guest writes); device register writes
  * (eventfds, a tap's offloads on activation, closing epoll sets and
  * connections on reset). */
 static const struct rule vcpu_rules[] = {
 	ARG_EQ(ioctl, 1, KVM_RUN), ARG_EQ(ioctl, 1, KVM_GET_REGS),
 	ARG_EQ(ioctl, 1, KVM_GET_SREGS), ARG_EQ(ioctl, 1, KVM_GET_VCPU_EVENTS),
 	ARG_EQ(ioctl, 1, KVM_GET_LAPIC), ARG_EQ(ioctl, 1, TUNSETOFFLOAD),
+	ARG_EQ(ioctl, 1, KVM_SET_GSI_ROUTING),
 	ANY(read), ANY(close), ANY(poll), ANY(epoll_create1), ANY(epoll_ctl),
 	ANY(shutdown), ANY(fcntl),
 	END

@@ -18,6 +18,7 @@
 #include "arch/x86_64/mem_plan.h"
 #include "arch/x86_64/mptable.h"
 #include "arch/x86_64/smbios.h"
+#include "devices/legacy/ioapic.h"
 #include "devices/legacy/legacy.h"
 #include "hv/hv.h"
 #include "kernel/cmdline.h"
@@ -52,6 +53,8 @@ struct vm {
 	int com1_irq_evt;		/* irqfd of GSI 4 */
 	struct i8042 i8042;
 	struct cmos cmos;
+	bool split_irqchip;
+	struct ioapic ioapic;		/* split irqchip only */
 
 	unsigned int nr_vcpus;
 	struct vcpu vcpus[VM_MAX_VCPUS];
@@ -150,6 +153,38 @@ static int add_pio(struct vm *vm, uint64_t base, uint64_t len, void *opaque,
 {
 	struct bus_device d = {.base = base, .len = len, .opaque = opaque, .read = rd, .write = wr};
 	return bus_add(&vm->pio, &d);
+}
+
+static int push_ioapic_routes(void *opaque, const struct ioapic_route *routes, unsigned int nr)
+{
+	struct hv_msi_route r[IOAPIC_NR_PINS];
+	if (nr > IOAPIC_NR_PINS)
+		return -E2BIG;
+	for (unsigned int i = 0; i < nr; i++)
+		r[i] = (struct hv_msi_route){routes[i].gsi, routes[i].addr, routes[i].data};
+	return hv_vm_set_msi_routes(opaque, r, nr);
+}
+
+/* In-kernel IOAPIC, PIC and PIT by default; with split irqchip only the
+ * local APICs stay there and the IOAPIC is ours, on the MMIO bus. */
+static int setup_irqchip(struct vm *vm, const struct vm_config *cfg)
+{
+	if (!cfg->split_irqchip)
+		return hv_vm_create_irqchip(vm->hv);
+	int ret = hv_vm_create_split_irqchip(vm->hv, IOAPIC_NR_PINS);
+	if (ret)
+		return ret;
+	/* The MP table's IOAPIC ID. */
+	ret = ioapic_init(&vm->ioapic, x86_mptable_ioapic_id(vm->nr_vcpus), push_ioapic_routes,
+			  vm->hv);
+	if (ret)
+		return ret;
+	vm->split_irqchip = true;
+	struct bus_device d = {
+		.base = X86_IOAPIC_ADDR, .len = IOAPIC_MMIO_LEN, .opaque = &vm->ioapic,
+		.read = ioapic_mmio_read, .write = ioapic_mmio_write,
+	};
+	return bus_add(&vm->mmio, &d);
 }
 
 static int setup_legacy(struct vm *vm, const struct vm_config *cfg)
@@ -421,7 +456,7 @@ int vm_create(const struct vm_config *cfg, struct vm **out)
 	if (!ret)
 		ret = setup_memory(vm, cfg);
 	if (!ret)
-		ret = hv_vm_create_irqchip(vm->hv);
+		ret = setup_irqchip(vm, cfg);
 	if (!ret)
 		ret = setup_legacy(vm, cfg);
 	for (unsigned int i = 0; !ret && i < cfg->nr_virtio; i++)
@@ -496,6 +531,10 @@ static bool handle_exit(struct vcpu *c, const struct hv_exit *e)
 		return true;
 	case HV_EXIT_INTR:
 		trace_vcpu(c);
+		return true;
+	case HV_EXIT_IOAPIC_EOI:
+		if (vm->split_irqchip)
+			ioapic_eoi(&vm->ioapic, e->eoi_vector);
 		return true;
 	case HV_EXIT_HLT:
 	case HV_EXIT_SHUTDOWN:
@@ -655,6 +694,8 @@ void vm_destroy(struct vm *vm)
 		hv_vcpu_destroy(vm->vcpus[i].hv);
 	hv_vm_destroy(vm->hv);
 	gm_destroy(&vm->gm);
+	if (vm->split_irqchip)
+		ioapic_destroy(&vm->ioapic);
 	if (vm->com1_irq_evt >= 0)
 		close(vm->com1_irq_evt);
 	if (vm->hv_fd >= 0)

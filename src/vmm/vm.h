@@ -50,6 +50,7 @@ struct vm_config {
 	int serial_out_fd;		/* COM1 output; -1 discards it */
 	int serial_in_fd;		/* COM1 input; -1: none (0 is stdin) */
 	bool nested_virt;
+	bool split_irqchip;		/* IOAPIC in the VMM, no PIC or PIT */
 	const char *const *smbios_oem_strings;	/* SMBIOS type 11; NULL: none */
 	enum krun_seccomp_mode seccomp;	/* filters for every VMM thread */
 	struct vm_virtio_slot virtio[VM_MAX_VIRTIO_DEVICES];

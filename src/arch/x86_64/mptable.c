@@ -212,11 +212,16 @@ static void finish_config_table(uint8_t *table, size_t len, unsigned int nr_entr
 	memcpy(table, &hdr, sizeof(hdr));
 }
 
+uint8_t x86_mptable_ioapic_id(unsigned int nr_cpus)
+{
+	return (uint8_t)(nr_cpus + 1);
+}
+
 int x86_write_mptable(const struct guest_mem *gm, unsigned int nr_cpus)
 {
 	uint8_t buf[MPTABLE_BUF_MAX];
 	struct mp_writer w = { .buf = buf };
-	uint8_t ioapic_id = (uint8_t)(nr_cpus + 1);
+	uint8_t ioapic_id = x86_mptable_ioapic_id(nr_cpus);
 
 	if (nr_cpus == 0 || nr_cpus > X86_MPTABLE_MAX_CPUS)
 		return -EINVAL;

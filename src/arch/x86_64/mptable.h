@@ -14,6 +14,7 @@ struct guest_mem;
 #define X86_MPTABLE_MAX_CPUS	254
 #define X86_MPTABLE_ISA_IRQS	16
 
+uint8_t x86_mptable_ioapic_id(unsigned int nr_cpus);
 /* Bytes written at X86_MPTABLE_ADDR for nr_cpus processors. */
 uint64_t x86_mptable_size(unsigned int nr_cpus);
 /* Returns 0, -EINVAL for 0 or too many CPUs, or -EFAULT. */

@@ -53,6 +53,12 @@ int32_t krun_set_nested_virt(uint32_t ctx_id, bool enabled)
 	return 0;
 }
 
+int32_t krun_split_irqchip(uint32_t ctx_id, bool enable)
+{
+	printf("split_irqchip ctx=%u %d\n", ctx_id, enable);
+	return 0;
+}
+
 int32_t krun_add_virtiofs3(uint32_t ctx_id, const char *c_tag, const char *c_path,
 			   uint64_t shm_size, bool read_only)
 {

@@ -55,6 +55,9 @@ grep -q vm_config "$T/out" && fail "basic: vm_config set without -c/-m"
 grep -q nested_virt "$T/out" && fail "basic: nested virtualization asked for without --nested-virt"
 run nested 0 --nested-virt "$T/root" /bin/true
 expect "nested_virt ctx=7 1"
+grep -q split_irqchip "$T/out" && fail "nested: split irqchip asked for without --split-irqchip"
+run split 0 --split-irqchip "$T/root" /bin/true
+expect "split_irqchip ctx=7 1"
 
 run options 0 -c 2 -m 512 -e FOO=bar -e PATH=/x -e FROMHOST -e UNSET -w /tmp \
 	-v data:"$T/vol":ro -v rw:"$T/vol" -u 1000:100 -r NOFILE=1024:2048 -r 6=1:2 \
