@@ -106,6 +106,10 @@ void ctx_destroy(struct krun_ctx *c)
 	if (c->has_serial_console)
 		release_port(&c->serial_console);
 	strv_free(c->smbios_oem_strings);
+	for (unsigned int i = 0; i < c->nr_vhost_users; i++) {
+		free(c->vhost_users[i].path);
+		free(c->vhost_users[i].name);
+	}
 	for (unsigned int i = 0; i < c->nr_vsock_ports; i++)
 		free(c->vsock_ports[i].path);
 	for (unsigned int i = 0; i < c->nr_nets; i++)

@@ -27,6 +27,9 @@
 #define CTX_MAX_PORT_MAP 256
 /* Network cards (eth0, eth1, ...); the VM's virtio slots bound them too. */
 #define CTX_MAX_NETS 8
+/* krun_add_vhost_user_device; each takes a virtio slot. */
+#define CTX_MAX_VHOST_USER 8
+#define CTX_MAX_VHOST_USER_QUEUES 16	/* VIRTIO_MMIO_MAX_QUEUES */
 #define CTX_MAX_STRV 4096	/* upstream scans arrays up to this many entries */
 
 struct ctx_share {
@@ -96,6 +99,14 @@ struct ctx_net {
 	uint32_t flags;		/* NET_FLAG_* */
 };
 
+struct ctx_vhost_user {
+	uint32_t type;
+	char *path;
+	char *name;		/* NULL: none given */
+	uint16_t num_queues;	/* 0: ask the backend */
+	uint16_t sizes[CTX_MAX_VHOST_USER_QUEUES];	/* 0: the default */
+};
+
 struct krun_ctx {
 	uint32_t id;
 	uint8_t nr_vcpus;
@@ -160,6 +171,9 @@ struct krun_ctx {
 	bool has_port_map;
 	struct ctx_port_map port_map[CTX_MAX_PORT_MAP];
 	unsigned int nr_port_map;
+
+	struct ctx_vhost_user vhost_users[CTX_MAX_VHOST_USER];
+	unsigned int nr_vhost_users;
 
 	/* krun_add_net_*, in guest order. */
 	struct ctx_net nets[CTX_MAX_NETS];

@@ -29,6 +29,7 @@
 #include "devices/virtio/net.h"
 #include "devices/virtio/balloon.h"
 #include "devices/virtio/rng.h"
+#include "devices/virtio/vhost_user.h"
 #include "init/init_blob.h"
 #include "init/workload.h"
 #include "kernel/cmdline.h"
@@ -72,6 +73,8 @@ struct start_state {
 	int console_gate;		/* keeps hvc0 on st->console; -1: none */
 	struct virtio_balloon *balloon;
 	struct virtio_rng *rng;
+	struct vhost_user_dev *vhost_user[CTX_MAX_VHOST_USER];
+	unsigned int nr_vhost_user;
 	struct virtio_vsock *vsock;
 	struct virtio_net *net[CTX_MAX_NETS + 1];
 	unsigned int nr_net;
@@ -553,8 +556,40 @@ static int create_balloon(struct start_state *st)
 	return add_virtio(st, virtio_balloon_ops(), st->balloon);
 }
 
+/* After the balloon, in call order, as upstream attaches them; each
+ * backend is connected and negotiated with here, so one that is not
+ * there fails the start with its own message. */
+static int create_vhost_users(struct start_state *st)
+{
+	const struct krun_ctx *c = st->ctx;
+	for (unsigned int i = 0; i < c->nr_vhost_users; i++) {
+		const struct ctx_vhost_user *d = &c->vhost_users[i];
+		int ret = vhost_user_create(d->type, d->path, d->name, d->num_queues, d->sizes,
+					    &st->vhost_user[st->nr_vhost_user]);
+		if (ret)
+			return ret;
+		struct vhost_user_dev *vu = st->vhost_user[st->nr_vhost_user++];
+		ret = add_virtio(st, vhost_user_ops(vu), vu);
+		if (ret)
+			return ret;
+	}
+	st->cfg.shared_ram = c->nr_vhost_users > 0;
+	return 0;
+}
+
+/* Upstream leaves the built-in rng out when a backend serves one. */
+static bool has_vhost_user_rng(const struct krun_ctx *c)
+{
+	for (unsigned int i = 0; i < c->nr_vhost_users; i++)
+		if (c->vhost_users[i].type == KRUN_VIRTIO_DEVICE_RNG)
+			return true;
+	return false;
+}
+
 static int create_rng(struct start_state *st)
 {
+	if (has_vhost_user_rng(st->ctx))
+		return 0;
 	st->rng = virtio_rng_create();
 	if (!st->rng)
 		return -ENOMEM;
@@ -764,6 +799,8 @@ static void release(struct start_state *st)
 	if (st->rng)
 		virtio_rng_destroy(st->rng);
 	virtio_balloon_destroy(st->balloon);
+	for (unsigned int i = 0; i < st->nr_vhost_user; i++)
+		vhost_user_destroy(st->vhost_user[i]);
 	virtio_vsock_destroy(st->vsock);
 	for (unsigned int i = 0; i < st->nr_net; i++)
 		virtio_net_destroy(st->net[i]);
@@ -870,6 +907,8 @@ int start_run(struct krun_ctx *ctx)
 	ret = prepare_kernel(&st);
 	if (!ret)
 		ret = create_balloon(&st);
+	if (!ret)
+		ret = create_vhost_users(&st);
 	if (!ret)
 		ret = create_console(&st);
 	if (!ret)

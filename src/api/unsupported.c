@@ -95,15 +95,6 @@ KRUN_API int32_t krun_set_snd_device(uint32_t ctx_id, bool enable)
 	return -ENOTSUP;
 }
 
-KRUN_API int32_t krun_add_vhost_user_device(uint32_t ctx_id, uint32_t device_type,
-					    const char *socket_path, const char *name,
-					    uint16_t num_queues, const uint16_t *queue_sizes)
-{
-	UNUSED(ctx_id), UNUSED(device_type), UNUSED(socket_path), UNUSED(name),
-		UNUSED(num_queues), UNUSED(queue_sizes);
-	return missing(__func__);
-}
-
 KRUN_API int32_t krun_set_tee_config_file(uint32_t ctx_id, const char *filepath)
 {
 	UNUSED(ctx_id), UNUSED(filepath);

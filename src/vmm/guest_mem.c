@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 static bool ranges_overlap(uint64_t a, uint64_t alen, uint64_t b, uint64_t blen)
 {
@@ -21,15 +22,16 @@ int gm_add_region(struct guest_mem *gm, uint64_t gpa, void *host, uint64_t size,
 		if (ranges_overlap(gpa, size, gm->regions[i].gpa, gm->regions[i].size))
 			return -EEXIST;
 	gm->regions[gm->nr_regions++] = (struct gm_region){
-		.gpa = gpa, .size = size, .host = host, .owned = owned,
+		.gpa = gpa, .size = size, .host = host, .owned = owned, .fd = -1,
 	};
 	return 0;
 }
 
-int gm_alloc_region(struct guest_mem *gm, uint64_t gpa, uint64_t size)
+static int alloc_ram(struct guest_mem *gm, uint64_t gpa, uint64_t size, int fd)
 {
 	void *host = mmap(NULL, size, PROT_READ | PROT_WRITE,
-			  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+			  (fd < 0 ? MAP_PRIVATE | MAP_ANONYMOUS : MAP_SHARED) | MAP_NORESERVE,
+			  fd, 0);
 	if (host == MAP_FAILED)
 		return -errno;
 	/* Guest RAM has no business in a core dump of the caller. */
@@ -42,11 +44,33 @@ int gm_alloc_region(struct guest_mem *gm, uint64_t gpa, uint64_t size)
 	return ret;
 }
 
+int gm_alloc_region(struct guest_mem *gm, uint64_t gpa, uint64_t size)
+{
+	return alloc_ram(gm, gpa, size, -1);
+}
+
+int gm_alloc_region_shared(struct guest_mem *gm, uint64_t gpa, uint64_t size)
+{
+	int fd = memfd_create("krun-guest-ram", MFD_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	int ret = ftruncate(fd, (off_t)size) ? -errno : alloc_ram(gm, gpa, size, fd);
+	if (ret) {
+		close(fd);
+		return ret;
+	}
+	gm->regions[gm->nr_regions - 1].fd = fd;
+	return 0;
+}
+
 void gm_destroy(struct guest_mem *gm)
 {
-	for (unsigned int i = 0; i < gm->nr_regions; i++)
+	for (unsigned int i = 0; i < gm->nr_regions; i++) {
 		if (gm->regions[i].owned)
 			munmap(gm->regions[i].host, gm->regions[i].size);
+		if (gm->regions[i].fd >= 0)
+			close(gm->regions[i].fd);
+	}
 	gm->nr_regions = 0;
 }
 

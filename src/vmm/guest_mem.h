@@ -24,6 +24,9 @@ struct gm_region {
 	/* Anonymous RAM from gm_alloc_region: the only memory a device may
 	 * give back to the host (free page reporting). */
 	bool ram;
+	/* memfd behind a shared mapping (gm_alloc_region_shared), else -1:
+	 * what a vhost-user backend maps to reach guest RAM. */
+	int fd;
 };
 
 struct guest_mem {
@@ -36,6 +39,9 @@ int gm_add_region(struct guest_mem *gm, uint64_t gpa, void *host, uint64_t size,
 		  bool owned);
 /* Allocates anonymous private memory (MAP_NORESERVE) for [gpa, gpa+size). */
 int gm_alloc_region(struct guest_mem *gm, uint64_t gpa, uint64_t size);
+/* The same backed by a memfd (MFD_CLOEXEC) mapped shared, so another
+ * process (a vhost-user backend) can map it too. */
+int gm_alloc_region_shared(struct guest_mem *gm, uint64_t gpa, uint64_t size);
 void gm_destroy(struct guest_mem *gm);
 
 /* Host pointer for [gpa, gpa+len), or NULL if not wholly inside one region. */

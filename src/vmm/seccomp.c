@@ -66,6 +66,8 @@ static const struct rule main_rules[] = {
 	ANY(fstat), ANY(lstat), ANY(fsync), ANY(fdatasync), ANY(lseek),
 	ARG_EQ(ioctl, 1, TCGETS), ARG_EQ(ioctl, 1, TCSETS), ARG_EQ(ioctl, 1, TCSETSW),
 	ARG_EQ(ioctl, 1, TCSETSF), ARG_EQ(ioctl, 1, TIOCGWINSZ),
+	/* vhost-user: stopping the backend's rings at teardown. */
+	ANY(sendmsg), ANY(recvmsg),
 	END
 };
 
@@ -80,6 +82,9 @@ static const struct rule vcpu_rules[] = {
 	ARG_EQ(ioctl, 1, KVM_SET_GSI_ROUTING),
 	ANY(read), ANY(close), ANY(poll), ANY(epoll_create1), ANY(epoll_ctl),
 	ANY(shutdown), ANY(fcntl),
+	/* vhost-user: the backend is told of activation, reset and config
+	 * writes by the vCPU that wrote the register (replies bounded in time). */
+	ANY(sendmsg), ANY(recvmsg),
 	END
 };
 

@@ -128,11 +128,19 @@ static int setup_memory(struct vm *vm, const struct vm_config *cfg)
 	}
 	for (unsigned int i = 0; i < vm->plan.nr_regions; i++) {
 		const struct x86_mem_region *r = &vm->plan.regions[i];
-		if (r->is_kernel)
+		if (cfg->shared_ram) {
+			/* A vhost-user backend maps every region, the kernel's too:
+			 * it is copied into RAM, not mapped copy-on-write. */
+			ret = gm_alloc_region_shared(&vm->gm, r->gpa, r->size);
+			if (!ret && r->is_kernel)
+				memcpy(vm->gm.regions[vm->gm.nr_regions - 1].host,
+				       cfg->kernel.bundle_host, r->size);
+		} else if (r->is_kernel) {
 			ret = gm_add_region(&vm->gm, r->gpa, cfg->kernel.bundle_host, r->size,
 					    false);
-		else
+		} else {
 			ret = gm_alloc_region(&vm->gm, r->gpa, r->size);
+		}
 		if (ret) {
 			log_error("cannot set up guest RAM: %s", strerror(-ret));
 			return ret;

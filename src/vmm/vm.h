@@ -51,6 +51,7 @@ struct vm_config {
 	int serial_in_fd;		/* COM1 input; -1: none (0 is stdin) */
 	bool nested_virt;
 	bool split_irqchip;		/* IOAPIC in the VMM, no PIC or PIT */
+	bool shared_ram;		/* RAM in memfds (vhost-user devices) */
 	const char *const *smbios_oem_strings;	/* SMBIOS type 11; NULL: none */
 	enum krun_seccomp_mode seccomp;	/* filters for every VMM thread */
 	struct vm_virtio_slot virtio[VM_MAX_VIRTIO_DEVICES];

@@ -208,7 +208,7 @@ static uint32_t reg_read(struct virtio_mmio_dev *dev, uint64_t off)
 	case VIRTIO_MMIO_QUEUE_READY:
 		return vq ? vq->ready : 0;
 	case VIRTIO_MMIO_INTERRUPT_STATUS:
-		return atomic_load(&dev->interrupt_status);
+		return atomic_load(&dev->interrupt_status) | (dev->ops->external_irq ? 1u : 0u);
 	case VIRTIO_MMIO_STATUS:
 		return read_status(dev);
 	case VIRTIO_MMIO_SHM_LEN_LOW:

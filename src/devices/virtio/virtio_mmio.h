@@ -33,6 +33,9 @@ struct virtio_device_ops {
 	uint16_t queue_max_size;
 	/* Feature bits the device offers (VERSION_1 is added by the transport). */
 	uint64_t features;
+	/* Used-buffer interrupts come from another process straight through
+	 * irq_evt (vhost-user), so InterruptStatus always shows that bit. */
+	bool external_irq;
 	/* Config space access; offset/len already checked against config_size. */
 	uint32_t config_size;
 	void (*read_config)(void *opaque, uint32_t offset, void *data, uint32_t len);
