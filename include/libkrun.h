@@ -937,8 +937,13 @@ int32_t krun_has_feature(uint64_t feature);
 int32_t krun_get_max_vcpus(void);
 
 /*
- * krun_split_irqchip - emulate the IOAPIC/PIC in userspace and keep only
- * the local APICs in the kernel (KVM split irqchip).
+ * krun_split_irqchip - emulate the IOAPIC in userspace and keep only the
+ * local APICs in the kernel (KVM split irqchip, x86_64).
+ *
+ * With enable, the guest gets the VMM's IOAPIC (24 pins, version 0x20) and
+ * no PIC and no PIT; device interrupts are delivered as the guest programs
+ * its redirection entries.  The default (false) is KVM's in-kernel IOAPIC,
+ * PIC and PIT.
  *
  * Returns 0 or -ENOENT.
  */
