@@ -937,6 +937,9 @@ int start_run(struct krun_ctx *ctx)
 	if (st.root_server)
 		fuse_server_set_exit_code_cb(st.root_server, record_exit_code, vm);
 	ret = watch_signals(&st, vm);
+	for (unsigned int i = 0; !ret && i < st.nr_vhost_user; i++)
+		ret = vm_watch_hangup(vm, vhost_user_fd(st.vhost_user[i]), vhost_user_hung_up,
+				      st.vhost_user[i]);
 	if (ret) {
 		vm_destroy(vm);
 		release(&st);

@@ -30,7 +30,8 @@
 #include "vmm/guest_mem.h"
 
 #define EXIT_CODE_UNSET INT32_MIN
-#define MAX_WATCHED_FDS 4
+/* signals, terminal size, and one per vhost-user device (8) */
+#define MAX_WATCHED_FDS 12
 #define MAX_CPUID_ENTRIES 256
 
 struct vcpu {
@@ -70,6 +71,7 @@ struct vm {
 		int fd;
 		void (*handler)(void *opaque);
 		void *opaque;
+		bool hangup;	/* once, on POLLHUP/POLLERR only */
 	} watched[MAX_WATCHED_FDS];
 	unsigned int nr_watched;
 	atomic_bool stopping;
@@ -633,8 +635,17 @@ int vm_watch_fd(struct vm *vm, int fd, void (*handler)(void *opaque), void *opaq
 	vm->watched[vm->nr_watched].fd = fd;
 	vm->watched[vm->nr_watched].handler = handler;
 	vm->watched[vm->nr_watched].opaque = opaque;
+	vm->watched[vm->nr_watched].hangup = false;
 	vm->nr_watched++;
 	return 0;
+}
+
+int vm_watch_hangup(struct vm *vm, int fd, void (*handler)(void *opaque), void *opaque)
+{
+	int ret = vm_watch_fd(vm, fd, handler, opaque);
+	if (!ret)
+		vm->watched[vm->nr_watched - 1].hangup = true;
+	return ret;
 }
 
 /* The calling thread's loop: host-side events until the guest stops. */
@@ -644,7 +655,8 @@ static void wait_for_stop(struct vm *vm)
 	unsigned int n = vm->nr_watched;
 	pfd[0] = (struct pollfd){.fd = vm->stop_evt, .events = POLLIN};
 	for (unsigned int i = 0; i < n; i++)
-		pfd[i + 1] = (struct pollfd){.fd = vm->watched[i].fd, .events = POLLIN};
+		pfd[i + 1] = (struct pollfd){.fd = vm->watched[i].fd,
+					     .events = vm->watched[i].hangup ? 0 : POLLIN};
 	int timeout = krun_log_get_level() >= LOG_LVL_TRACE ? 2000 : -1;
 	for (;;) {
 		int r = poll(pfd, n + 1, timeout);
@@ -659,9 +671,14 @@ static void wait_for_stop(struct vm *vm)
 			continue;
 		if (pfd[0].revents)
 			break;
-		for (unsigned int i = 0; i < n; i++)
-			if (pfd[i + 1].revents)
-				vm->watched[i].handler(vm->watched[i].opaque);
+		for (unsigned int i = 0; i < n; i++) {
+			if (!pfd[i + 1].revents)
+				continue;
+			vm->watched[i].handler(vm->watched[i].opaque);
+			/* A hang-up stays: stop watching it (poll skips fd -1). */
+			if (vm->watched[i].hangup)
+				pfd[i + 1].fd = -1;
+		}
 	}
 }
 

@@ -69,6 +69,9 @@ void vm_destroy(struct vm *vm);
 /* Watches fd on the thread that runs vm_run(): handler runs there when it
  * is readable (signals through a signalfd, console resizes...). */
 int vm_watch_fd(struct vm *vm, int fd, void (*handler)(void *opaque), void *opaque);
+/* The same, once, when fd's peer hangs up; its data stays for its reader
+ * (a vhost-user backend's socket, read by vCPUs). */
+int vm_watch_hangup(struct vm *vm, int fd, void (*handler)(void *opaque), void *opaque);
 
 /* Records the workload's exit status (from the init, via virtio-fs). */
 void vm_set_exit_code(struct vm *vm, int code);

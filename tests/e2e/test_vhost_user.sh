@@ -4,8 +4,10 @@
 # virtiofsd (Debian's qemu-system-common), as a second virtio-fs share
 # (krun_add_vhost_user_device, type 26).  The guest mounts it by its tag and
 # reads a file the host put there, writes one the host then reads (sha256
-# both ways); a backend that is not listening fails krun_start_enter before
-# the VM starts.  Runs with seccomp and Landlock on (the defaults).
+# both ways); a backend killed while the guest runs leaves the VMM up: one
+# log line, the device asks the guest driver for a reset (NEEDS_RESET in its
+# status), the guest goes on and a host signal still ends the VM; a backend that is
+# not listening fails krun_start_enter before the VM starts.  Runs with seccomp and Landlock on (the defaults).
 # usage: test_vhost_user.sh PROBE LIBKRUNFW
 set -u
 probe=$(realpath "${1:?vhost_user_probe}")
@@ -45,6 +47,48 @@ check "guest reads the host's file through virtiofsd (sha256)" \
 check "host reads the guest's file written through virtiofsd (sha256)" \
 	[ -n "${lines[1]:-}" -a "$(sha256sum <"$work/share/from-guest.bin" 2>/dev/null | cut -d' ' -f1)" = "${lines[1]%% *}" ]
 check "guest script ran to its end" [ "${lines[2]:-}" = done ]
+
+# The backend dies under a running guest.
+rm -f "$sock" "$work/share/mounted"
+"$vfsd" --socket-path="$sock" -o source="$work/share" -o cache=none \
+	>"$work/vfsd.log" 2>&1 &
+vfsd_pid=$!
+for _ in $(seq 100); do [ -S "$sock" ] && break; sleep 0.1; done
+timeout -k 10 120 "$probe" "$root" "$sock" vhufs '
+	mount -t virtiofs vhufs /mnt && : >/mnt/mounted || exit 3
+	n=0; while [ $n -lt 300 ]; do
+		for d in /sys/bus/virtio/devices/*; do
+			[ "$(cat $d/device)" = 0x001a ] && [ $(($(cat $d/status) & 0x40)) -ne 0 ] &&
+				break 2
+		done
+		sleep 0.2; n=$((n + 1))
+	done
+	for d in /sys/bus/virtio/devices/*; do echo "$(cat $d/device) $(cat $d/status)"; done
+	echo reported
+	exit 7' >"$work/out" 2>"$work/err" &
+vm=$!
+for _ in $(seq 600); do [ -e "$work/share/mounted" ] && break; sleep 0.1; done
+kill -9 "$vfsd_pid"
+wait "$vfsd_pid" 2>/dev/null
+for _ in $(seq 600); do grep -qx reported "$work/out" && break; sleep 0.1; done
+# The guest's exit syncs every filesystem and so waits on the dead share
+# forever (Linux's virtio-fs cannot give up on it): the host ends the VM.
+sleep 2
+kill -TERM "$vm"
+wait "$vm"
+rc=$?
+vm=
+check "backend killed: the guest goes on and reports" grep -qx reported "$work/out"
+check "backend killed: SIGTERM still ends the VMM (128+15)" [ "$rc" -eq 143 ]
+needs_reset() { # a virtio-fs device (0x001a) with status bit 0x40
+	local dev status
+	while read -r dev status; do
+		[ "$dev" = 0x001a ] && [ $((status & 0x40)) -ne 0 ] && return 0
+	done <"$work/out"
+	return 1
+}
+check "backend killed: the device asks for a reset (NEEDS_RESET)" needs_reset
+check "backend killed: logged once" [ "$(grep -c 'backend hung up' "$work/err")" -eq 1 ]
 
 timeout -k 10 60 "$probe" "$root" "$work/nobody.sock" vhufs 'echo booted' \
 	>"$work/out" 2>"$work/err"

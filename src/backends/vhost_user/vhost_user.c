@@ -66,11 +66,17 @@ void vu_close(struct vu_conn *c)
 
 static int fail(struct vu_conn *c, int err, uint32_t request, const char *why)
 {
-	if (!c->broken)
+	if (!atomic_exchange(&c->broken, true))
 		log_error("%s: request %u: %s; the backend is not used any more "
 			  "(reconnecting is not supported)", c->name, request, why);
-	c->broken = true;
 	return err;
+}
+
+void vu_hung_up(struct vu_conn *c)
+{
+	if (!atomic_exchange(&c->broken, true))
+		log_error("%s: the backend hung up; the device needs a reset and stays "
+			  "unserved (reconnecting is not supported)", c->name);
 }
 
 static int64_t now_ms(void)

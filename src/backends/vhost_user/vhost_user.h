@@ -13,6 +13,7 @@
 #ifndef KRUN_VHOST_USER_H
 #define KRUN_VHOST_USER_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -74,7 +75,8 @@ struct vu_conn {
 	int timeout_ms;
 	const char *name;	/* for log lines; owned by the caller */
 	uint64_t protocol_features;	/* negotiated */
-	bool broken;
+	/* Also set from the thread that sees the backend hang up. */
+	atomic_bool broken;
 };
 
 /*
@@ -90,6 +92,9 @@ int vu_connect(struct vu_conn *c, const char *path, const char *name, int timeou
 /* Uses an already-connected socket (tests); takes ownership of fd. */
 void vu_conn_init(struct vu_conn *c, int fd, const char *name, int timeout_ms);
 void vu_close(struct vu_conn *c);
+/* The backend hung up (seen by another thread): logged unless the
+ * connection already failed; every later request fails at once. */
+void vu_hung_up(struct vu_conn *c);
 
 /* Requests with a u64 answer (GET_FEATURES, GET_PROTOCOL_FEATURES, GET_QUEUE_NUM). */
 int vu_get_u64(struct vu_conn *c, uint32_t request, uint64_t *val);

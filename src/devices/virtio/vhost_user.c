@@ -25,7 +25,8 @@ struct vhost_user_dev {
 	bool backend_config;	/* CONFIG negotiated: writes go to the backend */
 	bool protocol;		/* VHOST_USER_F_PROTOCOL_FEATURES offered */
 	bool started[VIRTIO_MMIO_MAX_QUEUES];
-	struct virtio_mmio_dev *dev;	/* while activated */
+	/* While activated; read by the thread that sees the backend hang up. */
+	_Atomic(struct virtio_mmio_dev *) dev;
 	uint8_t config[VU_MAX_CONFIG];
 };
 
@@ -54,10 +55,11 @@ static void write_config(void *opaque, uint32_t offset, const void *data, uint32
 	struct vhost_user_dev *vu = opaque;
 	if (!vu->backend_config)
 		return;
+	struct virtio_mmio_dev *dev = atomic_load(&vu->dev);
 	if (vu_set_config(&vu->conn, offset, data, len) == 0)
 		memcpy(vu->config + offset, data, len);
-	else if (vu->dev)
-		virtio_mmio_set_broken(vu->dev);
+	else if (dev)
+		virtio_mmio_set_broken(dev);
 }
 
 static uint64_t host_addr(const struct guest_mem *gm, uint64_t gpa)
@@ -142,7 +144,10 @@ static int activate(void *opaque, struct virtio_mmio_dev *dev)
 		stop_queues(vu);
 		return ret;
 	}
-	vu->dev = dev;
+	atomic_store(&vu->dev, dev);
+	/* It may have hung up while we set up. */
+	if (atomic_load(&vu->conn.broken))
+		virtio_mmio_set_broken(dev);
 	return 0;
 }
 
@@ -150,7 +155,21 @@ static void reset(void *opaque)
 {
 	struct vhost_user_dev *vu = opaque;
 	stop_queues(vu);
-	vu->dev = NULL;
+	atomic_store(&vu->dev, NULL);
+}
+
+int vhost_user_fd(const struct vhost_user_dev *vu)
+{
+	return vu->conn.fd;
+}
+
+void vhost_user_hung_up(void *opaque)
+{
+	struct vhost_user_dev *vu = opaque;
+	vu_hung_up(&vu->conn);
+	struct virtio_mmio_dev *dev = atomic_load(&vu->dev);
+	if (dev)
+		virtio_mmio_set_broken(dev);
 }
 
 static int negotiate_protocol(struct vhost_user_dev *vu, bool want_mq)

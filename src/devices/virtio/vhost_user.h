@@ -26,5 +26,10 @@ int vhost_user_create(uint32_t type, const char *socket_path, const char *name,
 		      uint16_t num_queues, const uint16_t *sizes, struct vhost_user_dev **out);
 const struct virtio_device_ops *vhost_user_ops(struct vhost_user_dev *vu);
 void vhost_user_destroy(struct vhost_user_dev *vu);
+/* The backend's socket, to watch for a hang-up (vm_watch_hangup), and what
+ * to call then: the device asks the driver for a reset (NEEDS_RESET) and
+ * the backend is not asked for anything any more. */
+int vhost_user_fd(const struct vhost_user_dev *vu);
+void vhost_user_hung_up(void *vu);
 
 #endif

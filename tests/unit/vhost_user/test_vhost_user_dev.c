@@ -261,6 +261,42 @@ static void test_handshake_activate_reset(void)
 	gm_destroy(&gm);
 }
 
+/* Seen by the VMM's main loop while the guest runs: the device asks for a
+ * reset, and stopping it later sends the dead backend nothing. */
+static void test_hang_up_while_running(void)
+{
+	struct fake f;
+	fake_start(&f, NORMAL);
+	struct vhost_user_dev *vu = NULL;
+	CHECK_EQ(vhost_user_create(4, f.path, "rng", 1, NULL, &vu), 0);
+	if (!vu) {
+		fake_stop(&f);
+		return;
+	}
+	const struct virtio_device_ops *ops = vhost_user_ops(vu);
+	CHECK_EQ(ops->config_size, 0);
+	struct guest_mem gm = {0};
+	CHECK_EQ(gm_alloc_region_shared(&gm, 0, 1 << 20), 0);
+	struct virtio_mmio_dev dev;
+	CHECK_EQ(virtio_mmio_init(&dev, ops, vu, &gm, 0xd0000000, 5), 0);
+	dev.driver_features = 1ull << 32;
+	dev.queues[0] = (struct virtqueue){ .size = 16, .ready = true, .desc_gpa = 0x1000,
+					    .avail_gpa = 0x2000, .used_gpa = 0x3000 };
+	CHECK_EQ(ops->activate(vu, &dev), 0);
+	CHECK(!atomic_load(&dev.needs_reset));
+	vhost_user_hung_up(vu);
+	CHECK(atomic_load(&dev.needs_reset));
+	int before = atomic_load(&f.n);
+	ops->reset(vu);
+	CHECK_EQ(atomic_load(&f.n), before);
+	/* Activating again (after the driver's reset) fails at once. */
+	CHECK_EQ(ops->activate(vu, &dev), -EPIPE);
+	virtio_mmio_destroy(&dev);
+	vhost_user_destroy(vu);
+	fake_stop(&f);
+	gm_destroy(&gm);
+}
+
 static void test_hang_up_mid_handshake(void)
 {
 	struct fake f;
@@ -290,6 +326,7 @@ static void test_fs_needs_tag(void)
 int main(void)
 {
 	RUN_TEST(test_handshake_activate_reset);
+	RUN_TEST(test_hang_up_while_running);
 	RUN_TEST(test_hang_up_mid_handshake);
 	RUN_TEST(test_no_backend);
 	RUN_TEST(test_fs_needs_tag);
