@@ -17,6 +17,8 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <libkrun.h>
+
 #include "test.h"
 #include "backends/vhost_user/vhost_user.h"
 #include "devices/virtio/vhost_user.h"
@@ -323,8 +325,36 @@ static void test_fs_needs_tag(void)
 	fake_stop(&f);
 }
 
+/* What krun_add_vhost_user_device refuses at the call. */
+static void test_api_arguments(void)
+{
+	int c = krun_create_ctx();
+	CHECK(c >= 0);
+	uint32_t id = (uint32_t)c;
+	char longpath[200];
+	memset(longpath, 'a', sizeof(longpath) - 1);
+	longpath[sizeof(longpath) - 1] = 0;
+	const uint16_t bad[] = {3}, ok2[] = {128, 1024}, list[] = {64, 64, 0};
+	CHECK_EQ(krun_add_vhost_user_device(id, 26, NULL, "t", 2, NULL), -EINVAL);
+	CHECK_EQ(krun_add_vhost_user_device(id, 26, "", "t", 2, NULL), -EINVAL);
+	CHECK_EQ(krun_add_vhost_user_device(id, 26, longpath, "t", 2, NULL), -EINVAL);
+	CHECK_EQ(krun_add_vhost_user_device(id, 26, "/s", "t", 17, NULL), -EINVAL);
+	CHECK_EQ(krun_add_vhost_user_device(id, 26, "/s", "t", 1, bad), -EINVAL);
+	CHECK_EQ(krun_add_vhost_user_device(id + 1000, 26, "/s", "t", 2, ok2), -ENOENT);
+	CHECK_EQ(krun_add_vhost_user_device(id, 26, "/s", "t", 2, ok2), 0);
+	CHECK_EQ(krun_add_vhost_user_device(id, KRUN_VIRTIO_DEVICE_RNG, "/s", NULL,
+					    KRUN_VHOST_USER_RNG_NUM_QUEUES,
+					    KRUN_VHOST_USER_RNG_QUEUE_SIZES), 0);
+	CHECK_EQ(krun_add_vhost_user_device(id, 3, "/s", NULL, 0, list), 0);
+	for (int i = 3; i < 8; i++)
+		CHECK_EQ(krun_add_vhost_user_device(id, 4, "/s", NULL, 1, NULL), 0);
+	CHECK_EQ(krun_add_vhost_user_device(id, 4, "/s", NULL, 1, NULL), -ENOSPC);
+	CHECK_EQ(krun_free_ctx(id), 0);
+}
+
 int main(void)
 {
+	RUN_TEST(test_api_arguments);
 	RUN_TEST(test_handshake_activate_reset);
 	RUN_TEST(test_hang_up_while_running);
 	RUN_TEST(test_hang_up_mid_handshake);
