@@ -18,6 +18,7 @@
 
 #include "test.h"
 #include "backends/vhost_user/vhost_user.h"
+#include "vu_test_msg.h"
 
 struct pair {
 	struct vu_conn c;
@@ -55,40 +56,12 @@ static void put_reply(struct pair *p, uint32_t req, const void *payload, uint32_
 	put_raw(p, req, VU_FLAG_VERSION | VU_FLAG_REPLY, payload, size, size);
 }
 
-struct req {
-	uint32_t code, flags, size;
-	uint8_t payload[512];
-	int fds[8];
-	int nfds;
-};
+#define req vu_test_msg
 
 /* Reads the next request the frontend sent, with its descriptors. */
 static int get_req(struct pair *p, struct req *r)
 {
-	uint8_t hdr[12];
-	union {
-		char b[CMSG_SPACE(8 * sizeof(int))];
-		struct cmsghdr a;
-	} ctl;
-	struct iovec iov = { hdr, sizeof(hdr) };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.b,
-			     .msg_controllen = sizeof(ctl.b) };
-	if (recvmsg(p->be, &mh, MSG_DONTWAIT) != 12)
-		return -1;
-	memcpy(&r->code, hdr, 4);
-	memcpy(&r->flags, hdr + 4, 4);
-	memcpy(&r->size, hdr + 8, 4);
-	r->nfds = 0;
-	struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
-	if (cm && cm->cmsg_type == SCM_RIGHTS) {
-		r->nfds = (int)((cm->cmsg_len - CMSG_LEN(0)) / sizeof(int));
-		memcpy(r->fds, CMSG_DATA(cm), r->nfds * sizeof(int));
-	}
-	if (r->size > sizeof(r->payload))
-		return -1;
-	if (r->size && read(p->be, r->payload, r->size) != (ssize_t)r->size)
-		return -1;
-	return 0;
+	return vu_test_read_msg(p->be, MSG_DONTWAIT, r);
 }
 
 static int count_fds(void)

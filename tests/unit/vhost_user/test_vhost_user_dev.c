@@ -23,6 +23,7 @@
 #include "backends/vhost_user/vhost_user.h"
 #include "devices/virtio/vhost_user.h"
 #include "vmm/guest_mem.h"
+#include "vu_test_msg.h"
 
 #define MAX_LOG 64
 
@@ -43,17 +44,6 @@ struct fake {
 	char path[108];
 };
 
-static int read_full(int fd, void *buf, size_t len)
-{
-	for (size_t got = 0; got < len;) {
-		ssize_t r = read(fd, (uint8_t *)buf + got, len - got);
-		if (r <= 0)
-			return -1;
-		got += (size_t)r;
-	}
-	return 0;
-}
-
 static void reply(int fd, uint32_t code, const void *p, uint32_t size)
 {
 	uint8_t buf[64];
@@ -69,44 +59,26 @@ static void *backend(void *arg)
 	struct fake *f = arg;
 	int fd = accept(f->listen_fd, NULL, NULL);
 	for (;;) {
-		uint8_t hdr[12], payload[512];
-		union {
-			char b[CMSG_SPACE(8 * sizeof(int))];
-			struct cmsghdr a;
-		} ctl;
-		struct iovec iov = { hdr, sizeof(hdr) };
-		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.b,
-				     .msg_controllen = sizeof(ctl.b) };
-		if (recvmsg(fd, &mh, MSG_WAITALL) != 12)
+		struct vu_test_msg m;
+		if (vu_test_read_msg(fd, MSG_WAITALL, &m))
 			break;
-		uint32_t code, flags, size;
-		memcpy(&code, hdr, 4);
-		memcpy(&flags, hdr + 4, 4);
-		memcpy(&size, hdr + 8, 4);
-		if (size > sizeof(payload) || read_full(fd, payload, size))
-			break;
+		uint32_t code = m.code, flags = m.flags, size = m.size;
+		const uint8_t *payload = m.payload;
 		int i = atomic_load(&f->n);
 		if (i < MAX_LOG) {
 			f->codes[i] = code;
 			f->flags[i] = flags;
 			f->arg[i] = 0;
 			memcpy(&f->arg[i], payload, size < 8 ? size : 8);
-			f->nfds[i] = 0;
-			struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
-			if (cm && cm->cmsg_type == SCM_RIGHTS) {
-				int rfd;
-				f->nfds[i] = (int)((cm->cmsg_len - CMSG_LEN(0)) / sizeof(int));
-				memcpy(&rfd, CMSG_DATA(cm), sizeof(int));
-				fstat(rfd, &f->fd_stat[i]);
-				for (int k = 0; k < f->nfds[i]; k++) {
-					memcpy(&rfd, CMSG_DATA(cm) + k * sizeof(int), sizeof(int));
-					close(rfd);
-				}
-			}
+			f->nfds[i] = m.nfds;
+			if (m.nfds)
+				fstat(m.fds[0], &f->fd_stat[i]);
 			if (code == VU_SET_MEM_TABLE)
 				memcpy(f->mem_table, payload, sizeof(f->mem_table));
 			atomic_store(&f->n, i + 1);
 		}
+		for (int k = 0; k < m.nfds; k++)
+			close(m.fds[k]);
 		uint64_t v;
 		switch (code) {
 		case VU_GET_FEATURES:
