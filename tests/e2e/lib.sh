@@ -2,6 +2,16 @@
 # Shared by the end-to-end scripts that drive the krun tool.  The caller sets
 # $krun, $root (the guest's root directory) and $work (scratch directory).
 
+# new_demo_work NAME: a scratch directory $work (removed at exit, after a
+# kill -9 of $vm when the caller set it) holding a demo root in $root.
+new_demo_work() {
+	work=$(mktemp -d "/tmp/krun-$1.XXXXXX") || exit 1
+	vm=
+	trap '[ -n "$vm" ] && kill -9 "$vm" 2>/dev/null; rm -rf "$work"' EXIT
+	root=$work/root
+	"$here/../../tools/mkdemoroot.sh" "$root" >/dev/null || { echo "FAIL demo root"; exit 1; }
+}
+
 ok() { echo "PASS $1"; }
 ko() {
 	echo "FAIL $1${2:+: $2}"

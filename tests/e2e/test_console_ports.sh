@@ -16,13 +16,9 @@ KRUN_KRUNFW_PATH=$(realpath "${2:?libkrunfw.so.5}")
 export KRUN_KRUNFW_PATH
 here=$(cd "$(dirname "$0")" && pwd)
 
-work=$(mktemp -d /tmp/krun-console.XXXXXX)
-trap 'rm -rf "$work"' EXIT
-root=$work/root
-"$here/../../tools/mkdemoroot.sh" "$root" >/dev/null || { echo "FAIL demo root"; exit 1; }
-
 # shellcheck source=lib.sh
 . "$here/lib.sh"
+new_demo_work console
 
 probe_run() { # mode
 	timeout -k 10 400 "$probe" "$root" "$1" </dev/null >"$work/out" 2>"$work/err"

@@ -11,14 +11,9 @@ krun=$(realpath "${1:?krun tool}")
 export KRUN_KRUNFW_PATH=$(realpath "${2:?libkrunfw.so.5}")
 here=$(cd "$(dirname "$0")" && pwd)
 
-work=$(mktemp -d /tmp/krun-durability.XXXXXX)
-vm=""
-trap '[ -n "$vm" ] && kill -9 "$vm" 2>/dev/null; rm -rf "$work"' EXIT
-root=$work/root
-"$here/../../tools/mkdemoroot.sh" "$root" >/dev/null || { echo "FAIL demo root"; exit 1; }
-
 # shellcheck source=lib.sh
 . "$here/lib.sh"
+new_demo_work durability
 
 mib=8
 head -c $((mib * 1024 * 1024)) /dev/urandom >"$root/pattern.bin"

@@ -15,14 +15,9 @@ export KRUN_KRUNFW_PATH=$(realpath "${2:?libkrunfw.so.5}")
 here=$(cd "$(dirname "$0")" && pwd)
 
 command -v qemu-img >/dev/null || { echo "FAIL qemu-img not installed (qemu-utils)"; exit 1; }
-work=$(mktemp -d /tmp/krun-qcow2.XXXXXX)
-vm=""
-trap '[ -n "$vm" ] && kill -9 "$vm" 2>/dev/null; rm -rf "$work"' EXIT
-root=$work/root
-"$here/../../tools/mkdemoroot.sh" "$root" >/dev/null || { echo "FAIL demo root"; exit 1; }
-
 # shellcheck source=lib.sh
 . "$here/lib.sh"
+new_demo_work qcow2
 
 mib=6
 head -c $((mib * 1024 * 1024)) /dev/urandom >"$root/pattern.bin"

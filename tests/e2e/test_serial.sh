@@ -15,13 +15,9 @@ KRUN_KRUNFW_PATH=$(realpath "${2:?libkrunfw.so.5}")
 export KRUN_KRUNFW_PATH
 here=$(cd "$(dirname "$0")" && pwd)
 
-work=$(mktemp -d /tmp/krun-serial.XXXXXX)
-trap 'rm -rf "$work"' EXIT
-root=$work/root
-"$here/../../tools/mkdemoroot.sh" "$root" >/dev/null || { echo "FAIL demo root"; exit 1; }
-
 # shellcheck source=lib.sh
 . "$here/lib.sh"
+new_demo_work serial
 
 oem1="krun-e2e-oem-one"
 oem2="io.systemd.credential:krun=serial test"
